@@ -6,12 +6,12 @@ import (
 )
 
 // latencyBounds are the upper bounds of the latency histogram buckets:
-// exponential from 100µs to about 2 minutes, about 19% apart, so a quantile
-// read from the buckets is within one bucket width of the truth. The last
+// exponential from 100µs to about 2 minutes, 2^(1/8) (about 9%) apart, so a
+// quantile read from the buckets is within one bucket width of the truth. The last
 // bucket is unbounded.
 var latencyBounds = func() []time.Duration {
 	var b []time.Duration
-	for v := float64(100 * time.Microsecond); v < float64(2*time.Minute); v *= 1.1892 { // 2^(1/4)
+	for v := float64(100 * time.Microsecond); v < float64(2*time.Minute); v *= 1.0905 { // 2^(1/8)
 		b = append(b, time.Duration(v))
 	}
 	return b
