@@ -20,14 +20,18 @@ type Outcome struct {
 	Error string `json:"error,omitempty"`
 	// Missing marks the placeholder the comparator records when no async
 	// outcome arrived before the deadline.
-	Missing bool      `json:"missing,omitempty"`
+	Missing bool `json:"missing,omitempty"`
+	// Skipped says the side was deliberately not run (a live request of a
+	// write workflow is never executed on both sides); the comparison is
+	// not_comparable.
+	Skipped string    `json:"skipped,omitempty"`
 	At      time.Time `json:"at"`
 	// Effects lists what a shadow handler would have done (RecordEffect).
 	Effects []Effect `json:"effects,omitempty"`
 }
 
 // Failed reports whether the side produced no usable response.
-func (o *Outcome) Failed() bool { return o == nil || o.Error != "" || o.Missing }
+func (o *Outcome) Failed() bool { return o == nil || o.Error != "" || o.Missing || o.Skipped != "" }
 
 // Effect is a side effect a handler made, or in shadow mode would have made.
 type Effect struct {
