@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/cutover-dev/cutover"
+)
+
+// loadConfig reads --config, else $CUTOVER_CONFIG, else ./cutover.yaml.
+func (g *globals) loadConfig() (*cutover.Config, error) {
+	path := g.configPath
+	if path == "" {
+		path = os.Getenv("CUTOVER_CONFIG")
+	}
+	if path == "" {
+		path = cutover.DefaultConfigFile
+	}
+	cfg, err := cutover.Load(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%w (pass --config FILE or set CUTOVER_CONFIG; examples/cutover.yaml is a start)", err)
+		}
+		return nil, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/cutover-dev/cutover/pipeline"
+)
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	var workflows []string
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Process events: receive, run handlers idempotently with retries, dead-letter failures",
+		Long: `Runs the steps of every workflow in the config (or only --workflow ones): receives events from
+each step's queue, claims the idempotency key, calls the step's handler with retries and backoff,
+records the outcome and the transition log, and moves events that cannot succeed to the DLQ.
+Serves Prometheus metrics on worker.metrics_listen. Stops gracefully on SIGINT/SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			log := newLogger(os.Stderr, cfg.Log)
+			ctx := cmd.Context()
+			stores, err := openStores(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer stores.Close()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: stores.Queue, Archive: stores.Archive, Transitions: stores.Transitions, Blobs: stores.Blobs})
+			w, err := pipeline.New(cfg, pipeline.WorkerStores{
+				Queue: stores.Queue, Idempotency: stores.Idempotency, Transitions: stores.Transitions,
+				Outcomes: stores.Outcomes, Blobs: stores.Blobs,
+			}, pub, pipeline.Options{Workflows: workflows, Logger: log, Registerer: reg})
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Addr: cfg.Worker.MetricsListen, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), ReadHeaderTimeout: 5 * time.Second}
+			go func() {
+				if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("metrics listener failed", "addr", cfg.Worker.MetricsListen, "err", err)
+				}
+			}()
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(sctx)
+			}()
+			return w.Run(ctx)
+		},
+	}
+	cmd.Flags().StringSliceVar(&workflows, "workflow", nil, "run only this workflow (repeatable)")
+	return cmd
+}

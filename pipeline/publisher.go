@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover-dev/cutover"
+)
+
+// PublisherStores is what publishing needs from a backend.
+type PublisherStores struct {
+	Queue       cutover.Queue
+	Archive     cutover.EventArchive
+	Transitions cutover.TransitionLog
+	Blobs       cutover.BlobStore
+}
+
+// Publisher puts events into the pipeline: it checks them, moves large bodies
+// to the blob store, archives them, starts their transition logs, fans intake
+// events out to their workflow's fan_out steps, and enqueues everything.
+type Publisher struct {
+	cfg    *cutover.Config
+	stores PublisherStores
+	// ArchiveCopy, when set, returns the copy of an event to archive (the
+	// wiring redacts live events here: their queued copy must stay whole
+	// for the new implementation, the stored copy must not keep secrets).
+	ArchiveCopy func(*cutover.Event) *cutover.Event
+	now         func() time.Time
+}
+
+// NewPublisher returns a Publisher for the workflows of cfg.
+func NewPublisher(cfg *cutover.Config, stores PublisherStores) *Publisher {
+	return &Publisher{cfg: cfg, stores: stores, now: time.Now}
+}
+
+// PublishError reports an event refused before anything was written for it.
+type PublishError struct {
+	EventID string
+	Err     error
+}
+
+func (e *PublishError) Error() string { return "publish " + e.EventID + ": " + e.Err.Error() }
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// Publish accepts evs. Events that are invalid (unknown workflow or step, a
+// malformed envelope, a body over worker.max_body) are refused with a
+// *PublishError and none of the batch is written, so a caller never has to
+// guess which part of a batch landed. Storage failures are returned wrapped;
+// publishing the same events again is safe (archive and queue deliveries are
+// deduplicated downstream by idempotency).
+func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	all := make([]*cutover.Event, 0, len(evs))
+	for _, ev := range evs {
+		if err := p.check(ev); err != nil {
+			return &PublishError{EventID: ev.ID, Err: err}
+		}
+		all = append(all, ev)
+		all = append(all, p.fanOut(ev)...)
+	}
+	for i, ev := range all {
+		out, err := p.claimCheck(ctx, ev)
+		if err != nil {
+			return err
+		}
+		all[i] = out
+	}
+	archived := all
+	if p.ArchiveCopy != nil {
+		archived = make([]*cutover.Event, len(all))
+		for i, ev := range all {
+			archived[i] = p.ArchiveCopy(ev)
+		}
+	}
+	if err := p.stores.Archive.Archive(ctx, archived...); err != nil {
+		return fmt.Errorf("pipeline: publish: archive: %w", err)
+	}
+	if err := p.received(ctx, all); err != nil {
+		return err
+	}
+	byQueue := map[string][]cutover.OutgoingMessage{}
+	var order []string
+	for _, ev := range all {
+		body, err := cutover.EncodeEvent(ev)
+		if err != nil {
+			return fmt.Errorf("pipeline: publish: %w", err)
+		}
+		q := cutover.QueueName(ev.Workflow, ev.Step)
+		if _, ok := byQueue[q]; !ok {
+			order = append(order, q)
+		}
+		byQueue[q] = append(byQueue[q], cutover.OutgoingMessage{ID: ev.ID, Body: body})
+	}
+	for _, q := range order {
+		if err := p.stores.Queue.Send(ctx, q, byQueue[q]); err != nil {
+			return fmt.Errorf("pipeline: publish: send to %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// received starts each event's log. An event published again (a retried
+// publish) already has its entry; that is not an error.
+func (p *Publisher) received(ctx context.Context, evs []*cutover.Event) error {
+	errs := make(chan error, len(evs))
+	for _, ev := range evs {
+		go func() {
+			kind := cutover.TransitionReceived
+			if ev.ReplayEpoch > 0 {
+				kind = cutover.TransitionReplayed
+			}
+			t := cutover.Transition{Kind: kind, At: p.now().UTC(), Detail: receivedDetail(ev)}
+			if kind == cutover.TransitionReplayed {
+				_, err := appendLatest(ctx, p.stores.Transitions, ev.ID, t)
+				errs <- err
+				return
+			}
+			_, err := p.stores.Transitions.Append(ctx, ev.ID, 0, t)
+			if errors.Is(err, cutover.ErrVersionConflict) {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range evs {
+		if err := <-errs; err != nil && first == nil {
+			first = fmt.Errorf("pipeline: publish: transition: %w", err)
+		}
+	}
+	return first
+}
+
+func receivedDetail(ev *cutover.Event) string {
+	d := string(ev.Mode) + " " + ev.Workflow + "/" + ev.Step
+	if ev.ReplayEpoch > 0 {
+		d += fmt.Sprintf(" epoch %d", ev.ReplayEpoch)
+	}
+	return d
+}
+
+func (p *Publisher) check(ev *cutover.Event) error {
+	if ev == nil {
+		return fmt.Errorf("%w: nil event", cutover.ErrMalformedEvent)
+	}
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if _, ok := p.cfg.Step(ev.Workflow, ev.Step); !ok {
+		if _, known := p.cfg.Workflow(ev.Workflow); !known {
+			return fmt.Errorf("%w: unknown workflow %q", cutover.ErrMalformedEvent, ev.Workflow)
+		}
+		return fmt.Errorf("%w: workflow %s has no step %q", cutover.ErrMalformedEvent, ev.Workflow, ev.Step)
+	}
+	size := int64(len(ev.Request.Body))
+	if ev.Request.BodyRef != "" {
+		size = ev.Request.BodySize
+	}
+	if max := int64(p.cfg.Worker.MaxBody); size > max {
+		return fmt.Errorf("%w: request body is %d bytes, worker.max_body is %d", cutover.ErrBodyTooLarge, size, max)
+	}
+	return nil
+}
+
+// fanOut derives the events an intake event sends to its workflow's fan_out
+// steps. They share the intake's idempotency key: each step has its own key
+// space.
+func (p *Publisher) fanOut(ev *cutover.Event) []*cutover.Event {
+	if ev.Step != cutover.RespondStep || ev.CausationID != "" {
+		return nil
+	}
+	w, _ := p.cfg.Workflow(ev.Workflow)
+	out := make([]*cutover.Event, 0, len(w.FanOut))
+	for _, step := range w.FanOut {
+		child := ev.Child(step, ev.IdempotencyKey, ev.Request, ev.ReceivedAt)
+		out = append(out, child)
+	}
+	return out
+}
+
+// claimCheck moves a body above worker.inline_limit to the blob store so that
+// queue messages stay small (SQS takes 256 KiB at most).
+func (p *Publisher) claimCheck(ctx context.Context, ev *cutover.Event) (*cutover.Event, error) {
+	if int64(len(ev.Request.Body)) <= int64(p.cfg.Worker.InlineLimit) {
+		return ev, nil
+	}
+	ref, err := p.stores.Blobs.PutBlob(ctx, ev.Request.Body)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: publish %s: claim check: %w", ev.ID, err)
+	}
+	cp := *ev
+	cp.Request.BodySize = int64(len(ev.Request.Body))
+	cp.Request.Body = nil
+	cp.Request.BodyRef = ref
+	return &cp, nil
+}

@@ -1,0 +1,291 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cutover-dev/cutover"
+)
+
+// WorkerStores is what the worker runtime needs from a backend.
+type WorkerStores struct {
+	Queue       cutover.Queue
+	Idempotency cutover.IdempotencyStore
+	Transitions cutover.TransitionLog
+	Outcomes    OutcomeWriter
+	Blobs       BlobReader
+}
+
+// OutcomeWriter records one side of an outcome pair.
+type OutcomeWriter interface {
+	PutOutcome(ctx context.Context, workflow, eventID string, epoch int, side cutover.Side, o *cutover.Outcome) (cutover.OutcomePair, bool, error)
+}
+
+// PairHandler is told about each outcome pair the worker completed; it
+// compares it (whoever completes a pair compares it, once).
+type PairHandler interface {
+	HandlePair(ctx context.Context, pair cutover.OutcomePair) error
+}
+
+// StepRef names one step of one workflow.
+type StepRef struct{ Workflow, Step string }
+
+func (s StepRef) String() string { return s.Workflow + "/" + s.Step }
+
+// Options configure a Worker beyond the config file.
+type Options struct {
+	// Workflows limits the worker to these workflows (cutover worker
+	// --workflow); empty runs every workflow.
+	Workflows []string
+	// Handlers are Go handlers by step; a step without one uses its HTTP
+	// target from the config.
+	Handlers map[StepRef]Handler
+	// Pairs compares completed outcome pairs; nil leaves them to others.
+	Pairs      PairHandler
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	HTTPClient *http.Client // for HTTP targets; nil: a tuned default
+	ID         string       // worker identity in transitions; default host-pid
+	// HeartbeatEvery overrides the lease extension interval (default a third
+	// of worker.visibility). Tests set it high to simulate a stalled worker.
+	HeartbeatEvery time.Duration
+}
+
+// Worker runs the steps of the configured workflows.
+type Worker struct {
+	cfg     *cutover.Config
+	stores  WorkerStores
+	pub     *Publisher
+	opt     Options
+	log     *slog.Logger
+	m       *metrics
+	backoff Backoff
+	steps   []*stepRunner
+	now     func() time.Time
+}
+
+// New checks that every step it will run has a handler and returns a Worker.
+func New(cfg *cutover.Config, stores WorkerStores, pub *Publisher, opt Options) (*Worker, error) {
+	w := &Worker{cfg: cfg, stores: stores, pub: pub, opt: opt, log: opt.Logger, backoff: BackoffFrom(cfg.Worker.Backoff), now: time.Now}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.opt.ID == "" {
+		host, _ := os.Hostname()
+		w.opt.ID = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	client := opt.HTTPClient
+	if client == nil {
+		client = defaultTargetClient(cfg)
+	}
+	w.m = newMetrics(opt.Registerer)
+	want := map[string]bool{}
+	for _, name := range opt.Workflows {
+		if _, ok := cfg.Workflow(name); !ok {
+			return nil, fmt.Errorf("pipeline: --workflow %q is not in the config (known: %s)", name, knownWorkflows(cfg))
+		}
+		want[name] = true
+	}
+	limits := newLimiters(cfg)
+	for i, wf := range cfg.Workflows {
+		if len(want) > 0 && !want[wf.Name] {
+			continue
+		}
+		for j, step := range wf.StepNames() {
+			st, _ := cfg.Step(wf.Name, step)
+			h := opt.Handlers[StepRef{wf.Name, step}]
+			if h == nil {
+				if st.Target == "" {
+					field := fmt.Sprintf("workflows[%d].target", i)
+					if step != cutover.RespondStep {
+						field = fmt.Sprintf("workflows[%d].steps[%d].target", i, j-1)
+					}
+					return nil, fmt.Errorf("pipeline: %s: required: step %s/%s has no HTTP target and no Go handler", field, wf.Name, step)
+				}
+				h = &HTTPTarget{URL: st.Target, Pattern: wf.Pattern(), Client: client, Blobs: stores.Blobs, MaxBody: int64(cfg.Worker.MaxBody)}
+			}
+			w.steps = append(w.steps, &stepRunner{
+				w: w, ref: StepRef{wf.Name, step}, handler: h,
+				queue: cutover.QueueName(wf.Name, step), dlq: cutover.DeadLetterName(wf.Name, step),
+				concurrency: st.Concurrency, maxAttempts: st.MaxAttempts, timeout: st.Timeout.D(),
+				limit: limits[st.Downstream],
+			})
+		}
+	}
+	if len(w.steps) == 0 {
+		return nil, errors.New("pipeline: no workflow steps to run (the config has no workflows)")
+	}
+	return w, nil
+}
+
+func knownWorkflows(cfg *cutover.Config) string {
+	names := make([]string, 0, len(cfg.Workflows))
+	for _, w := range cfg.Workflows {
+		names = append(names, w.Name)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(names)
+}
+
+// defaultTargetClient is tuned for many concurrent calls to few hosts.
+func defaultTargetClient(cfg *cutover.Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return &http.Client{Transport: t}
+}
+
+// Steps lists the steps this worker runs.
+func (w *Worker) Steps() []StepRef {
+	out := make([]StepRef, len(w.steps))
+	for i, s := range w.steps {
+		out[i] = s.ref
+	}
+	return out
+}
+
+// Run ensures the queues exist, then receives and processes events until ctx
+// is done. Then it stops receiving, gives in-flight jobs
+// worker.shutdown_grace to finish, and releases the rest so another worker
+// takes them at once. It returns nil after a clean shutdown.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := EnsureTopology(ctx, w.stores.Queue, w.cfg); err != nil {
+		return err
+	}
+	// Jobs outlive ctx by up to the grace period; then jobs is cancelled.
+	jobs, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var inflight, loops sync.WaitGroup
+	for _, s := range w.steps {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			s.receiveLoop(ctx, jobs, &inflight)
+		}()
+	}
+	w.log.Info("worker started", "worker", w.opt.ID, "steps", len(w.steps))
+	<-ctx.Done()
+	loops.Wait()
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.Worker.ShutdownGrace.D()):
+		w.log.Warn("shutdown grace over: releasing unfinished jobs", "grace", w.cfg.Worker.ShutdownGrace.String())
+		cancelJobs()
+		<-done
+	}
+	w.log.Info("worker stopped", "worker", w.opt.ID)
+	return nil
+}
+
+// stepRunner receives and processes the events of one step.
+type stepRunner struct {
+	w           *Worker
+	ref         StepRef
+	handler     Handler
+	queue, dlq  string
+	concurrency int
+	maxAttempts int
+	timeout     time.Duration
+	limit       limiter
+}
+
+func (s *stepRunner) receiveLoop(ctx, jobs context.Context, inflight *sync.WaitGroup) {
+	w := s.w
+	slots := make(chan struct{}, s.concurrency)
+	failures := 0
+	for {
+		// Wait for a free slot, so that we only take what we can start.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		free := 1 + s.concurrency - len(slots)
+		msgs, err := w.stores.Queue.Receive(ctx, s.queue, cutover.ReceiveOptions{
+			Max: min(10, free), Visibility: w.cfg.Worker.Visibility.D(), Wait: w.cfg.Worker.PollWait.D(),
+		})
+		if err != nil {
+			<-slots
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			d := w.backoff.Delay(min(failures, 10))
+			w.log.Error("receive failed", "queue", s.queue, "err", err, "retry_in", d.String())
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		failures = 0
+		if len(msgs) == 0 {
+			<-slots
+			continue
+		}
+		for i, m := range msgs {
+			if i > 0 {
+				slots <- struct{}{} // free >= len(msgs), so this never blocks long
+			}
+			inflight.Add(1)
+			w.m.inFlight.WithLabelValues(s.ref.Workflow, s.ref.Step).Inc()
+			go func() {
+				defer func() {
+					w.m.inFlight.WithLabelValues(s.ref.Workflow, s.ref.Step).Dec()
+					<-slots
+					inflight.Done()
+				}()
+				s.process(jobs, m)
+			}()
+		}
+	}
+}
+
+// ErrNotAcknowledged means a delivery was not finished: it stays in its
+// queue and comes back (a retry was scheduled, another attempt holds the
+// key, or a store failed). A Lambda handler reports it as a batch item
+// failure.
+var ErrNotAcknowledged = errors.New("pipeline: delivery not acknowledged; it will be redelivered")
+
+// ProcessMessage handles one delivery of step's queue synchronously, the way
+// the receive loop does; for runtimes that receive messages themselves (AWS
+// Lambda's SQS event source). It returns nil when the delivery is finished
+// (succeeded, duplicate, or dead-lettered, and deleted) and
+// ErrNotAcknowledged otherwise. Lease extension runs as in the worker.
+func (w *Worker) ProcessMessage(ctx context.Context, step StepRef, m cutover.Message) error {
+	for _, s := range w.steps {
+		if s.ref == step {
+			if s.process(ctx, m) {
+				return nil
+			}
+			return ErrNotAcknowledged
+		}
+	}
+	return fmt.Errorf("pipeline: step %s is not run by this worker", step)
+}
+
+// StepOfQueue maps a queue name back to its step.
+func (w *Worker) StepOfQueue(queue string) (StepRef, bool) {
+	for _, s := range w.steps {
+		if s.queue == queue {
+			return s.ref, true
+		}
+	}
+	return StepRef{}, false
+}
