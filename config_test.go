@@ -107,6 +107,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"route", "    mode: shadow\n  - name: x\n    route: /x\n", "workflows[1].route"},
 		{"mode", "    mode: sideways\n", "workflows[0].mode"},
 		{"percent", "    percent: 150\n", "workflows[0].percent"},
+		{"percent without canary", "    percent: 10\n", "workflows[0].percent"},
+		{"canary without percent", "    mode: canary\n", "workflows[0].percent"},
 		{"response", "    response: later\n", "workflows[0].response"},
 		{"idempotency key", "    idempotency_key: cookie:x\n", "workflows[0].idempotency_key"},
 		{"bucket_by", "    bucket_by: json:$..x\n", "workflows[0].bucket_by"},

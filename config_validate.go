@@ -180,8 +180,13 @@ func (c *Config) validateWorkflow(v *validator, i int, names map[string]bool, ro
 	if !w.Mode.Valid() {
 		v.add(f+".mode", "%q is unknown (want off, shadow, canary or cutover)", w.Mode)
 	}
-	if w.Percent < 0 || w.Percent > 100 {
+	switch {
+	case w.Percent < 0 || w.Percent > 100:
 		v.add(f+".percent", "%v is out of range (want 0 to 100)", w.Percent)
+	case w.Percent != 0 && w.Mode != ModeCanary:
+		v.add(f+".percent", "%v is set but mode is %s (a percent applies to canary only)", w.Percent, w.Mode)
+	case w.Mode == ModeCanary && w.Percent == 0:
+		v.add(f+".percent", "is 0 with mode canary (give the canary share, e.g. 1)")
 	}
 	if w.Response != ResponseAwait && w.Response != ResponseAccepted {
 		v.add(f+".response", "%q is unknown (want await or accepted)", w.Response)
