@@ -8,7 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cutover-dev/cutover"
+	"github.com/cutover-dev/cutover/telemetry"
 )
 
 // errLeaseLost cancels a job whose lease was taken over by a newer attempt.
@@ -49,6 +53,14 @@ func (s *stepRunner) process(ctx context.Context, m cutover.Message) bool {
 	}
 	j := &job{s: s, msg: m, ev: ev, key: IdempotencyScope(ev),
 		log: w.log.With("event_id", ev.ID, "workflow", ev.Workflow, "step", ev.Step, "correlation_id", ev.CorrelationID)}
+	if w.opt.Tracer != nil {
+		var span trace.Span
+		ctx, span = w.opt.Tracer.Start(telemetry.EventContext(ctx, ev), "cutover.worker "+s.ref.String(),
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.String("cutover.event_id", ev.ID)))
+		defer span.End()
+		sc := span.SpanContext()
+		j.log = j.log.With("trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
+	}
 	if j.elog, err = loadLog(ctx, w.stores.Transitions, ev.ID); err != nil {
 		j.log.Error("cannot read transition log; the delivery will be retried", "err", err)
 		return false
@@ -166,7 +178,7 @@ func (j *job) run(ctx context.Context) {
 		return
 	}
 	w.m.results.WithLabelValues(j.ev.Workflow, j.ev.Step, "succeeded").Inc()
-	j.log.Debug("succeeded", "attempt", j.n, "status", out.Status)
+	j.log.Info("attempt succeeded", "attempt", j.n, "status", out.Status, "latency", out.Latency.D().String())
 	j.ack(ctx)
 }
 

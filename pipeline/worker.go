@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cutover-dev/cutover"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	HTTPClient *http.Client // for HTTP targets; nil: a tuned default
 	ID         string       // worker identity in transitions; default host-pid
+	// Tracer starts a span per delivery, continuing the trace the event
+	// carries; nil: no spans (log lines then carry no trace id).
+	Tracer trace.Tracer
 	// HeartbeatEvery overrides the lease extension interval (default a third
 	// of worker.visibility). Tests set it high to simulate a stalled worker.
 	HeartbeatEvery time.Duration

@@ -1,0 +1,58 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/cutover-dev/cutover"
+)
+
+func TestMiddlewareContinuesTraceAndLogsIt(t *testing.T) {
+	tr := NewTracing("test")
+	var buf bytes.Buffer
+	log := NewLogger(&buf, slog.LevelInfo, "json")
+	var seen string
+	h := tr.Middleware("proxy", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Get("Traceparent")
+		log.InfoContext(r.Context(), "request")
+	}))
+	req := httptest.NewRequest(http.MethodPost, "/orders", nil)
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if len(seen) != 55 || seen[3:35] != "4bf92f3577b34da6a3ce929d0e0e4736" || seen[36:52] == "00f067aa0ba902b7" {
+		t.Fatalf("traceparent seen by the handler = %q, want the same trace with a new span", seen)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("log line = %v, want the trace id", line)
+	}
+
+	// No incoming traceparent: a new trace is started.
+	req = httptest.NewRequest(http.MethodGet, "/", nil)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if len(seen) != 55 {
+		t.Errorf("new trace traceparent = %q", seen)
+	}
+}
+
+func TestEventSpanIsChildOfEventTrace(t *testing.T) {
+	tr := NewTracing("worker")
+	ev := &cutover.Event{TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	ctx, span := tr.StartEventSpan(context.Background(), "attempt", ev)
+	defer span.End()
+	tp, _ := TraceParent(ctx)
+	if tp[3:35] != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("event span traceparent %q is not in the event's trace", tp)
+	}
+	if span.SpanContext().SpanID().String() == "00f067aa0ba902b7" {
+		t.Error("event span reuses the parent's span id")
+	}
+}
