@@ -118,7 +118,7 @@ func TestValidateNamesField(t *testing.T) {
 		{"step name", "    steps: [{name: respond}]\n", "workflows[0].steps[0].name"},
 		{"step target", "    steps: [{name: s, target: 'x'}]\n", "workflows[0].steps[0].target"},
 		{"ignore path", "    compare: {ignore: [order_id]}\n", "workflows[0].compare.ignore[0]"},
-		{"unordered path", "    compare: {unordered: [{path: '$'}]}\n", "workflows[0].compare.unordered[0].path"},
+		{"unordered path", "    compare: {unordered: [{path: 'items'}]}\n", "workflows[0].compare.unordered[0].path"},
 		{"tolerance", "    compare: {numeric_tolerance: -1}\n", "workflows[0].compare.numeric_tolerance"},
 		{"status map", "    compare: {status_map: {201: 999}}\n", "workflows[0].compare.status_map"},
 		{"gate rate", "    gate: {min_match_rate: 99.9}\n", "workflows[0].gate.min_match_rate"},

@@ -222,7 +222,9 @@ func (c *Config) validateWorkflow(v *validator, i int, names map[string]bool, ro
 		v.path(fmt.Sprintf("%s.compare.ignore[%d]", f, j), p)
 	}
 	for j, u := range cmp.Unordered {
-		v.path(fmt.Sprintf("%s.compare.unordered[%d].path", f, j), u.Path)
+		if _, err := jsonpath.Parse(u.Path); err != nil { // $ is fine: a body that is an array
+			v.add(fmt.Sprintf("%s.compare.unordered[%d].path", f, j), "%s", err.Error())
+		}
 	}
 	if cmp.NumericTolerance < 0 {
 		v.add(f+".compare.numeric_tolerance", "%v must not be negative", cmp.NumericTolerance)

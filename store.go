@@ -213,8 +213,9 @@ type OutcomeStore interface {
 	Unpaired(ctx context.Context, before time.Time, limit int) ([]OutcomePair, error)
 }
 
-// ComparisonQuery selects comparisons. Zero fields do not filter; Epoch -1
-// means any epoch.
+// ComparisonQuery selects comparisons. Zero fields do not filter, except
+// Epoch: it selects one epoch, and -1 means any (the zero value is epoch 0,
+// the original run).
 type ComparisonQuery struct {
 	Workflow     string
 	Verdict      Verdict
