@@ -92,6 +92,7 @@ workflows:
 		return err
 	}
 	wctx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- w.Run(wctx) }()
 

@@ -60,6 +60,10 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(g),
 		newWorkerCmd(g),
 		newEventsCmd(g),
+		newFlagsCmd(g),
+		newReportCmd(g),
+		newDiffCmd(g),
+		newReplayCmd(g),
 	)
 	return root
 }

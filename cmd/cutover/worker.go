@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/cutover-dev/cutover/comparator"
 	"github.com/cutover-dev/cutover/pipeline"
+	"github.com/cutover-dev/cutover/telemetry"
 )
 
 func newWorkerCmd(g *globals) *cobra.Command {
@@ -39,14 +41,27 @@ Serves Prometheus metrics on worker.metrics_listen. Stops gracefully on SIGINT/S
 			defer stores.Close()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			tracing := telemetry.NewTracing("worker")
+			defer tracing.Provider.Shutdown(context.Background())
+			cmp, err := comparator.New(cfg, comparator.Stores{Outcomes: stores.Outcomes, Comparisons: stores.Comparisons, Transitions: stores.Transitions, Blobs: stores.Blobs},
+				comparator.ServiceOptions{Logger: log, Registerer: reg})
+			if err != nil {
+				return err
+			}
 			pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: stores.Queue, Archive: stores.Archive, Transitions: stores.Transitions, Blobs: stores.Blobs})
 			w, err := pipeline.New(cfg, pipeline.WorkerStores{
 				Queue: stores.Queue, Idempotency: stores.Idempotency, Transitions: stores.Transitions,
 				Outcomes: stores.Outcomes, Blobs: stores.Blobs,
-			}, pub, pipeline.Options{Workflows: workflows, Logger: log, Registerer: reg})
+			}, pub, pipeline.Options{Workflows: workflows, Logger: log, Registerer: reg, Pairs: cmp, Tracer: tracing.Tracer})
 			if err != nil {
 				return err
 			}
+			// Workers also sweep for pairs whose other side never came
+			// (async_missing); several sweepers are safe: each pair is
+			// completed, and so compared, once.
+			sweepDone := make(chan struct{})
+			go func() { defer close(sweepDone); _ = cmp.Run(ctx) }()
+			defer func() { <-sweepDone }()
 			srv := &http.Server{Addr: cfg.Worker.MetricsListen, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), ReadHeaderTimeout: 5 * time.Second}
 			go func() {
 				if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
