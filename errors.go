@@ -31,6 +31,10 @@ var (
 	ErrUnknownSchemaVersion = errors.New("unknown event schema version")
 	// ErrBodyTooLarge: a body exceeds the configured limit.
 	ErrBodyTooLarge = errors.New("body too large")
+	// ErrNotPublished: an event was refused or failed before it was
+	// enqueued, so nothing will run it; serving the request another way
+	// (legacy) cannot execute it twice.
+	ErrNotPublished = errors.New("event not published")
 	// ErrUnavailable: the backend cannot be reached; the caller may retry.
 	ErrUnavailable = errors.New("backend unavailable")
 )

@@ -42,14 +42,16 @@ type PublishError struct {
 }
 
 func (e *PublishError) Error() string { return "publish " + e.EventID + ": " + e.Err.Error() }
-func (e *PublishError) Unwrap() error { return e.Err }
+func (e *PublishError) Unwrap() []error { return []error{e.Err, cutover.ErrNotPublished} }
 
 // Publish accepts evs. Events that are invalid (unknown workflow or step, a
 // malformed envelope, a body over worker.max_body) are refused with a
 // *PublishError and none of the batch is written, so a caller never has to
 // guess which part of a batch landed. Storage failures are returned wrapped;
-// publishing the same events again is safe (archive and queue deliveries are
-// deduplicated downstream by idempotency).
+// those before the queue send also wrap cutover.ErrNotPublished (nothing
+// will run the events), a failed send may have enqueued some. Publishing the
+// same events again is safe (archive and queue deliveries are deduplicated
+// downstream by idempotency).
 func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -65,7 +67,7 @@ func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
 	for i, ev := range all {
 		out, err := p.claimCheck(ctx, ev)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
 		}
 		all[i] = out
 	}
@@ -77,17 +79,17 @@ func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
 		}
 	}
 	if err := p.stores.Archive.Archive(ctx, archived...); err != nil {
-		return fmt.Errorf("pipeline: publish: archive: %w", err)
+		return fmt.Errorf("pipeline: publish: archive: %w: %w", cutover.ErrNotPublished, err)
 	}
 	if err := p.received(ctx, all); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
 	}
 	byQueue := map[string][]cutover.OutgoingMessage{}
 	var order []string
 	for _, ev := range all {
 		body, err := cutover.EncodeEvent(ev)
 		if err != nil {
-			return fmt.Errorf("pipeline: publish: %w", err)
+			return fmt.Errorf("pipeline: publish: %w: %w", cutover.ErrNotPublished, err)
 		}
 		q := cutover.QueueName(ev.Workflow, ev.Step)
 		if _, ok := byQueue[q]; !ok {

@@ -96,6 +96,18 @@ func (p *fakePublisher) Publish(ctx context.Context, evs ...*cutover.Event) erro
 	return nil
 }
 
+// Event reads what was published, as the archive would.
+func (p *fakePublisher) Event(_ context.Context, id string) (*cutover.Event, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range p.events {
+		if ev.ID == id {
+			return ev, nil
+		}
+	}
+	return nil, cutover.ErrNotFound
+}
+
 func (p *fakePublisher) published() ([]*cutover.Event, [][]byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

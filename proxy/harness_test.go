@@ -101,7 +101,7 @@ func newHarness(t testing.TB, legacy http.Handler, opts ...option) *harness {
 	}
 	h.proxy, err = proxy.New(cfg, proxy.Deps{
 		Decider: h.dec, Publisher: h.pub, Outcomes: h.store, Pairs: h.pairs,
-		OutcomePairs: h.store, History: h.store, Registerer: h.reg,
+		OutcomePairs: h.store, History: h.store, Events: h.pub, Registerer: h.reg,
 	})
 	if err != nil {
 		t.Fatal(err)

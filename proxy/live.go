@@ -25,9 +25,11 @@ const (
 const skippedLegacy = "live request: legacy not called"
 
 // serveLive lets the async pipeline answer: it publishes a live event, then
-// awaits its outcome or answers 202 with a status URL. If the event cannot
-// be published, legacy serves the request instead; nothing reached the
-// pipeline, so the write still happens exactly once.
+// awaits its outcome or answers 202 with a status URL. If the event surely
+// was not published (cutover.ErrNotPublished), legacy serves the request
+// instead: nothing reached the pipeline, so the write still happens exactly
+// once. If the failure leaves that unknown (a timeout during the queue
+// send), a write workflow answers 503 rather than risk running twice.
 func (p *Proxy) serveLive(w http.ResponseWriter, rq *request) {
 	wf, r := rq.wf, rq.r
 	if rq.body == nil {
@@ -52,6 +54,19 @@ func (p *Proxy) serveLive(w http.ResponseWriter, rq *request) {
 	err := p.publisher.Publish(ctx, ev)
 	cancel()
 	if err != nil {
+		// Legacy may serve only when the pipeline surely does not have the
+		// event, or when running it twice is harmless (a safe workflow).
+		// Otherwise the client retries, with its idempotency key.
+		if !wf.safe && !errors.Is(err, cutover.ErrNotPublished) {
+			p.log.Error("proxy: live publish failed and may have reached the pipeline; answering 503",
+				"event_id", ev.ID, "workflow", wf.name, "correlation_id", ev.CorrelationID, "error", err)
+			p.m.fallbacks.WithLabelValues(wf.name, fallbackUnknown).Inc()
+			wf.m.count(targetAsync, http.StatusServiceUnavailable)
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set(HeaderEventID, ev.ID)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the request could not be accepted; retry it", "id": ev.ID})
+			return
+		}
 		p.log.Warn("proxy: live publish failed; legacy serves the request",
 			"event_id", ev.ID, "workflow", wf.name, "correlation_id", ev.CorrelationID, "error", err)
 		p.fallback(w, rq, fallbackPublishFailed)

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -172,10 +173,26 @@ func TestLiveAsyncFailureIs502(t *testing.T) {
 	}
 }
 
-func TestLivePublishFailureFallsBackToLegacy(t *testing.T) {
+// An ambiguous publish failure (the queue send may have landed) must not
+// let legacy run a write the pipeline might also run: the client retries.
+func TestLivePublishUnknownAnswers503(t *testing.T) {
 	h := newHarness(t, http.HandlerFunc(echo))
 	h.dec.set("create-order", cutOver)
 	h.pub.fail = func([]*cutover.Event) error { return errDown }
+	res, got := h.do(h.newRequest("POST", "/orders", `{"customer_id":"c-1"}`))
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || strings.Contains(got, "echo") {
+		t.Fatalf("client got %d %q, want 503 with Retry-After and no legacy call", res.StatusCode, got)
+	}
+	h.stop()
+	if n := h.metric("cutover_proxy_live_fallbacks_total", map[string]string{"workflow": "create-order", "reason": "publish_unknown"}); n != 1 {
+		t.Errorf("publish_unknown = %v, want 1", n)
+	}
+}
+
+func TestLivePublishFailureFallsBackToLegacy(t *testing.T) {
+	h := newHarness(t, http.HandlerFunc(echo))
+	h.dec.set("create-order", cutOver)
+	h.pub.fail = func([]*cutover.Event) error { return fmt.Errorf("%w: %w", cutover.ErrNotPublished, errDown) }
 	body := `{"customer_id":"c-1","n":1}`
 	res, got := h.do(h.newRequest("POST", "/orders", body))
 	if res.StatusCode != 200 || !strings.Contains(got, `"body":"{\"customer_id\":\"c-1\",\"n\":1}"`) {

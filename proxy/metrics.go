@@ -36,6 +36,7 @@ const (
 const (
 	fallbackPublishFailed = "publish_failed"
 	fallbackTooLarge      = "too_large"
+	fallbackUnknown       = "publish_unknown" // answered 503: the pipeline may have the event
 )
 
 // metrics of the proxy. Names follow cutover_<area>_<what>_<unit>.

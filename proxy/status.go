@@ -45,6 +45,17 @@ func (p *Proxy) serveStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Proxy) status(ctx context.Context, id string) (*statusBody, error) {
+	if p.events != nil {
+		// Only live requests are the client's to look up: a shadow event's
+		// async outcome is for the diff, not for the public listener.
+		ev, err := p.events.Event(ctx, id)
+		if err == nil && ev.Mode != cutover.EventLive {
+			return nil, cutover.ErrNotFound
+		}
+		if err != nil && !errors.Is(err, cutover.ErrNotFound) {
+			return nil, err
+		}
+	}
 	hist, err := p.history.History(ctx, id)
 	if err != nil && !errors.Is(err, cutover.ErrNotFound) {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover"
 	"github.com/google/go-cmp/cmp"
@@ -50,5 +51,29 @@ func TestStatusEndpoint(t *testing.T) {
 				t.Errorf("body (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A shadow event's async outcome is for the diff only: the public status
+// endpoint does not serve it.
+func TestStatusHidesShadowEvents(t *testing.T) {
+	h := newHarness(t, http.HandlerFunc(echo))
+	h.dec.set("create-order", shadow)
+	res, _ := h.do(h.newRequest("POST", "/orders", `{"customer_id":"c-1"}`))
+	if res.StatusCode != 200 {
+		t.Fatalf("shadow request: %d", res.StatusCode)
+	}
+	var evs []*cutover.Event
+	for deadline := time.Now().Add(5 * time.Second); len(evs) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the shadow event was not published")
+		}
+		time.Sleep(5 * time.Millisecond)
+		evs, _ = h.pub.published()
+	}
+	h.store.appendHistory(evs[0].ID, cutover.TransitionReceived)
+	res, body := h.do(h.newRequest("GET", "/_cutover/requests/"+evs[0].ID, ""))
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("status of a shadow event: %d %s, want 404", res.StatusCode, body)
 	}
 }
