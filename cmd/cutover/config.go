@@ -7,8 +7,8 @@ import (
 	"github.com/cutover-dev/cutover"
 )
 
-// loadConfig reads --config, else $CUTOVER_CONFIG, else ./cutover.yaml.
-func (g *globals) loadConfig() (*cutover.Config, error) {
+// resolvedConfigPath is --config, else $CUTOVER_CONFIG, else ./cutover.yaml.
+func (g *globals) resolvedConfigPath() string {
 	path := g.configPath
 	if path == "" {
 		path = os.Getenv("CUTOVER_CONFIG")
@@ -16,7 +16,12 @@ func (g *globals) loadConfig() (*cutover.Config, error) {
 	if path == "" {
 		path = cutover.DefaultConfigFile
 	}
-	cfg, err := cutover.Load(path)
+	return path
+}
+
+// loadConfig reads the config file.
+func (g *globals) loadConfig() (*cutover.Config, error) {
+	cfg, err := cutover.Load(g.resolvedConfigPath())
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("%w (pass --config FILE or set CUTOVER_CONFIG; examples/cutover.yaml is a start)", err)

@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default $CUTOVER_CONFIG or ./cutover.yaml)")
 	root.AddCommand(
 		newDemoCmd(g),
+		newProxyCmd(g),
 		newWorkerCmd(g),
 		newEventsCmd(g),
 		newFlagsCmd(g),

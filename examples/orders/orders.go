@@ -52,9 +52,9 @@ const (
 	// Legacy is the existing service.
 	Legacy Version = iota
 	// NewWithBugs is the first new implementation: it truncates tax instead
-	// of rounding half up (totals differ by a cent for some inputs), leaves
-	// out the currency field, and lists items sorted by SKU (a difference
-	// the comparator's unordered rule ignores).
+	// of rounding half up (tax and total differ by a cent for some inputs),
+	// leaves out the currency field of single-item orders, and lists items
+	// sorted by SKU (a difference the comparator's unordered rule ignores).
 	NewWithBugs
 	// NewFixed is the corrected new implementation.
 	NewFixed
@@ -70,8 +70,9 @@ type Service struct {
 	seq     atomic.Int64
 	// Effects counts the orders created per idempotency key: a correct
 	// pipeline never creates one twice.
-	effects map[string]int
-	calls   atomic.Int64
+	effects    map[string]int
+	shadowRuns int
+	calls      atomic.Int64
 }
 
 type storedResponse struct {
@@ -98,6 +99,13 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /orders", s.create)
 	mux.HandleFunc("GET /orders/{id}", s.get)
 	return mux
+}
+
+// ShadowRuns is how many shadow requests it answered without effect.
+func (s *Service) ShadowRuns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shadowRuns
 }
 
 // Calls is how many requests the service has answered.
@@ -129,6 +137,12 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	hash := fmt.Sprintf("%s|%v", req.CustomerID, req.Items)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.Header.Get("Cutover-Mode") == "shadow" {
+		// The shadow contract: compute the answer, change nothing.
+		s.shadowRuns++
+		writeJSON(w, http.StatusCreated, s.price(req))
+		return
+	}
 	if key != "" {
 		if prev, ok := s.byKey[key]; ok {
 			if prev.hash != hash {
@@ -190,7 +204,9 @@ func (s *Service) price(req Request) Order {
 		CreatedAt:  time.Now().UTC().Format(time.RFC3339Nano),
 	}
 	if s.version == NewWithBugs {
-		o.Currency = ""
+		if len(items) == 1 {
+			o.Currency = ""
+		}
 		sort.Slice(items, func(i, j int) bool { return items[i].SKU < items[j].SKU })
 	}
 	o.Items = items
