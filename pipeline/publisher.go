@@ -41,7 +41,7 @@ type PublishError struct {
 	Err     error
 }
 
-func (e *PublishError) Error() string { return "publish " + e.EventID + ": " + e.Err.Error() }
+func (e *PublishError) Error() string   { return "publish " + e.EventID + ": " + e.Err.Error() }
 func (e *PublishError) Unwrap() []error { return []error{e.Err, cutover.ErrNotPublished} }
 
 // Publish accepts evs. Events that are invalid (unknown workflow or step, a

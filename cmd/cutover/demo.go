@@ -416,4 +416,3 @@ func demoServer(ctx context.Context, h http.Handler) (string, error) {
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	return "http://" + l.Addr().String(), nil
 }
-
