@@ -9,6 +9,7 @@ import (
 type metrics struct {
 	comparisons *prometheus.CounterVec
 	swept       *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -24,8 +25,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cutover_comparator_missing_sides_total",
 			Help: "Outcome sides the sweeper recorded as missing after the async deadline, by workflow and side.",
 		}, []string{"workflow", "side"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cutover_side_latency_seconds",
+			Help:    "Latency of each side of compared events: legacy (the proxy's round trip) and async (the new implementation's answer), by workflow.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
+		}, []string{"workflow", "side"}),
 	}
-	for _, c := range []prometheus.Collector{m.comparisons, m.swept} {
+	for _, c := range []prometheus.Collector{m.comparisons, m.swept, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -34,8 +40,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) compared(c *cutover.Comparison) {
-	if m != nil {
-		m.comparisons.WithLabelValues(c.Workflow, string(c.Verdict)).Inc()
+	if m == nil {
+		return
+	}
+	m.comparisons.WithLabelValues(c.Workflow, string(c.Verdict)).Inc()
+	if c.LegacyLatency > 0 {
+		m.latency.WithLabelValues(c.Workflow, string(cutover.SideLegacy)).Observe(c.LegacyLatency.D().Seconds())
+	}
+	if c.AsyncLatency > 0 {
+		m.latency.WithLabelValues(c.Workflow, string(cutover.SideAsync)).Observe(c.AsyncLatency.D().Seconds())
 	}
 }
 

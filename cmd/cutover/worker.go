@@ -40,7 +40,8 @@ Serves Prometheus metrics on worker.metrics_listen. Stops gracefully on SIGINT/S
 			}
 			defer stores.Close()
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+				pipeline.NewQueueCollector(cfg, stores.Queue))
 			tracing := telemetry.NewTracing("worker")
 			defer tracing.Provider.Shutdown(context.Background())
 			cmp, err := comparator.New(cfg, comparator.Stores{Outcomes: stores.Outcomes, Comparisons: stores.Comparisons, Transitions: stores.Transitions, Blobs: stores.Blobs},
