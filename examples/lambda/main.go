@@ -35,9 +35,8 @@ func createOrder(ctx context.Context, ev *cutover.Event) (*cutover.Outcome, erro
 	}
 	if ev.Mode == cutover.EventShadow {
 		cutover.RecordEffect(ctx, "email", "order confirmation to "+req.CustomerID)
-	} else {
-		// Live: send the confirmation for real here.
 	}
+	// (In live mode the confirmation would be sent here.)
 	body, err := json.Marshal(map[string]any{"customer_id": req.CustomerID, "items": len(req.Items), "status": "created"})
 	if err != nil {
 		return nil, cutover.Permanent(err)
