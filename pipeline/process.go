@@ -389,6 +389,11 @@ func (j *job) recordOutcome(ctx context.Context, o *cutover.Outcome) error {
 }
 
 func (j *job) ack(ctx context.Context) {
+	if j.s.acker != nil {
+		j.s.acker.ack(j.msg.Receipt)
+		j.acked = true
+		return
+	}
 	if err := j.s.w.stores.Queue.Delete(ctx, j.s.queue, []string{j.msg.Receipt}); err != nil {
 		j.log.Warn("cannot delete delivered message; it will be redelivered and acknowledged then", "err", err)
 		return

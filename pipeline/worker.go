@@ -174,6 +174,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelJobs()
 	var inflight, loops sync.WaitGroup
 	for _, s := range w.steps {
+		s.acker = newAcker(w.stores.Queue, s.queue, w.log)
+		go s.acker.run()
+	}
+	defer func() {
+		for _, s := range w.steps {
+			s.acker.close()
+			s.acker = nil
+		}
+	}()
+	for _, s := range w.steps {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
@@ -206,6 +216,7 @@ type stepRunner struct {
 	maxAttempts int
 	timeout     time.Duration
 	limit       limiter
+	acker       *acker // set while Run runs; nil: deletes are synchronous
 }
 
 func (s *stepRunner) receiveLoop(ctx, jobs context.Context, inflight *sync.WaitGroup) {

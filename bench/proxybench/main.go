@@ -1,0 +1,269 @@
+// Command proxybench measures the cutover proxy against a direct call to the
+// legacy service and against nginx with its mirror directive, all in one run
+// on this machine, with wrk:
+//
+//	go run ./bench/proxybench [-duration 10s] [-connections 64] [-rate 500]
+//
+// It needs wrk and nginx (Debian: apt-get install wrk nginx-light). For each
+// target it runs wrk at full speed (throughput, latency) and at a fixed rate
+// below saturation (added latency), and prints a table with every figure as
+// a ratio against the direct run of the same invocation, since the machine
+// is shared and noisy.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Second, "wrk duration per run")
+	conns := flag.Int("connections", 64, "wrk connections at full speed")
+	rate := flag.Int("rate", 500, "requests per second of the fixed-rate runs")
+	flag.Parse()
+	for _, tool := range []string{"wrk", "nginx", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			log.Fatalf("proxybench: %s not found (Debian: apt-get install wrk nginx-light)", tool)
+		}
+	}
+	dir, err := os.MkdirTemp("", "proxybench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	legacy := serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"order_id":"o-1","status":"accepted","total":"12.34","currency":"USD"}`))
+	}))
+	sink := serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+
+	bin := filepath.Join(dir, "cutover")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cutover")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		log.Fatalf("proxybench: build cutover (run from the module root): %v", err)
+	}
+	targets := []struct{ name, url string }{{"direct", legacy}}
+	for _, mode := range []string{"off", "shadow"} {
+		url := startCutover(ctx, bin, dir, mode, legacy)
+		targets = append(targets, struct{ name, url string }{"cutover " + mode, url})
+	}
+	targets = append(targets, struct{ name, url string }{"nginx mirror", startNginx(ctx, dir, legacy, sink)})
+
+	script := filepath.Join(dir, "post.lua")
+	must(os.WriteFile(script, []byte(postLua), 0o600))
+	paced := filepath.Join(dir, "paced.lua")
+	pacedConns := 10
+	must(os.WriteFile(paced, []byte(postLua+fmt.Sprintf("\nfunction delay() return %d end\n", 1000*pacedConns/(*rate))), 0o600))
+
+	type row struct {
+		name       string
+		full, slow result
+	}
+	var rows []row
+	for _, t := range targets {
+		waitUp(t.url + "/orders")
+		wrk(t.url, script, 2, *conns, 2*time.Second) // warm up
+		full := wrk(t.url, script, 2, *conns, *duration)
+		slow := wrk(t.url, paced, 1, pacedConns, *duration)
+		rows = append(rows, row{t.name, full, slow})
+	}
+	base := rows[0]
+	fmt.Printf("proxybench: %s per run, %d connections at full speed, ~%d req/s fixed rate, %d cores\n\n", *duration, *conns, *rate, runtimeCPUs())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\treq/s\tx direct\tp50\tp99\t|\tfixed-rate req/s\tp50\tp99\tadded p50\tadded p99\terrors\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t|\t%.0f\t%s\t%s\t%s\t%s\t%d\t\n", r.name,
+			r.full.rps, r.full.rps/base.full.rps, r.full.p50, r.full.p99,
+			r.slow.rps, r.slow.p50, r.slow.p99, r.slow.p50-base.slow.p50, r.slow.p99-base.slow.p99, r.full.errors+r.slow.errors)
+	}
+	tw.Flush()
+}
+
+const postLua = `wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"customer_id":"c-42","items":[{"sku":"sku-07","qty":2,"unit_cents":1299},{"sku":"sku-11","qty":1,"unit_cents":499}]}'
+counter = 0
+request = function()
+  counter = counter + 1
+  wrk.headers["Idempotency-Key"] = "k-" .. counter .. "-" .. math.random(1e9)
+  return wrk.format(nil, "/orders")
+end
+`
+
+func startCutover(ctx context.Context, bin, dir, mode, legacy string) string {
+	listen, admin, metrics := freeAddr(), freeAddr(), freeAddr()
+	cfg := filepath.Join(dir, "cutover-"+mode+".yaml")
+	must(os.WriteFile(cfg, []byte(fmt.Sprintf(`
+listen: %s
+legacy: %s
+admin: {listen: %s}
+backend: {kind: embedded, path: %s}
+worker: {metrics_listen: %s}
+log: {level: error}
+workflows:
+  - name: create-order
+    route: POST /orders
+    mode: %s
+    idempotency_key: header:Idempotency-Key
+    target: http://127.0.0.1:1/orders
+`, listen, legacy, admin, filepath.Join(dir, mode+".db"), metrics, mode)), 0o600))
+	cmd := exec.CommandContext(ctx, bin, "proxy", "--config", cfg)
+	cmd.Stderr = os.Stderr
+	must(cmd.Start())
+	return "http://" + listen
+}
+
+func startNginx(ctx context.Context, dir, legacy, sink string) string {
+	listen := freeAddr()
+	prefix := filepath.Join(dir, "nginx")
+	must(os.MkdirAll(filepath.Join(prefix, "logs"), 0o755))
+	conf := filepath.Join(prefix, "nginx.conf")
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	must(os.WriteFile(conf, []byte(fmt.Sprintf(`%s
+worker_processes auto;
+pid %s/nginx.pid;
+error_log %s/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %s/body;
+  proxy_temp_path %s/proxy;
+  upstream legacy { server %s; keepalive 256; }
+  upstream sink { server %s; keepalive 256; }
+  server {
+    listen %s;
+    location / {
+      mirror /mirror;
+      mirror_request_body on;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://legacy;
+    }
+    location = /mirror {
+      internal;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://sink$request_uri;
+    }
+  }
+}
+`, user, prefix, prefix, prefix, prefix, strings.TrimPrefix(legacy, "http://"), strings.TrimPrefix(sink, "http://"), listen)), 0o600))
+	cmd := exec.CommandContext(ctx, "nginx", "-p", prefix, "-c", conf, "-g", "daemon off;")
+	cmd.Stderr = os.Stderr
+	must(cmd.Start())
+	return "http://" + listen
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+var (
+	rpsRe     = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	pctRe     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)`)
+	errorsRe  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	socketsRe = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func wrk(url, script string, threads, conns int, d time.Duration) result {
+	out, err := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", d.String(), "--latency", "-s", script, url).CombinedOutput()
+	if err != nil {
+		log.Fatalf("proxybench: wrk %s: %v\n%s", url, err, out)
+	}
+	var r result
+	if m := rpsRe.FindSubmatch(out); m != nil {
+		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	for _, m := range pctRe.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		if string(m[1]) == "50" {
+			r.p50 = time.Duration(v * float64(unit))
+		} else {
+			r.p99 = time.Duration(v * float64(unit))
+		}
+	}
+	if m := errorsRe.FindSubmatch(out); m != nil {
+		r.errors, _ = strconv.Atoi(string(m[1]))
+	}
+	if m := socketsRe.FindSubmatch(out); m != nil {
+		for _, g := range m[1:] {
+			n, _ := strconv.Atoi(string(g))
+			r.errors += n
+		}
+	}
+	return r
+}
+
+func serve(ctx context.Context, h http.Handler) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(l) }()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	return "http://" + l.Addr().String()
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitUp(url string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			log.Fatalf("proxybench: %s did not come up: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func runtimeCPUs() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
