@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		newReportCmd(g),
 		newDiffCmd(g),
 		newReplayCmd(g),
+		newInitCmd(g),
 	)
 	return root
 }

@@ -87,7 +87,8 @@ func newProxyStack(ctx context.Context, cfg *cutover.Config, tokensFile string, 
 	if tokens.Len() == 0 {
 		log.Warn("no admin token configured: the admin API refuses every request (set admin.tokens_file or " + admin.EnvToken + ")")
 	}
-	stores, err := openStores(ctx, cfg)
+	reg := prometheus.NewRegistry()
+	stores, err := openStores(ctx, cfg, backendOptions{registerer: reg, logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,6 @@ func newProxyStack(ctx context.Context, cfg *cutover.Config, tokensFile string, 
 	if err := pipeline.EnsureTopology(ctx, stores.Queue, cfg); err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &proxyStack{cfg: cfg, log: log, stores: stores, tracing: telemetry.NewTracing("proxy")}
 

@@ -34,12 +34,12 @@ Serves Prometheus metrics on worker.metrics_listen. Stops gracefully on SIGINT/S
 			}
 			log := newLogger(os.Stderr, cfg.Log)
 			ctx := cmd.Context()
-			stores, err := openStores(ctx, cfg)
+			reg := prometheus.NewRegistry()
+			stores, err := openStores(ctx, cfg, backendOptions{registerer: reg, logger: log})
 			if err != nil {
 				return err
 			}
 			defer stores.Close()
-			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 				pipeline.NewQueueCollector(cfg, stores.Queue))
 			tracing := telemetry.NewTracing("worker")
