@@ -1,0 +1,128 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/cutover-dev/cutover"
+)
+
+const (
+	archiveChunk       = 32
+	defaultEventsLimit = 1000
+)
+
+// Archive stores events; an id stored before is left as it is.
+func (db *DB) Archive(ctx context.Context, evs ...*cutover.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	// Encode in the caller's goroutine: the writer only copies bytes.
+	args := make([]any, 0, 6*len(evs))
+	for _, e := range evs {
+		if e == nil {
+			return fmt.Errorf("embedded: archive: nil event")
+		}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("embedded: archive %s: %w", e.ID, err)
+		}
+		c := *e
+		c.ReceivedAt = c.ReceivedAt.UTC()
+		data, err := cutover.EncodeEvent(&c)
+		if err != nil {
+			return fmt.Errorf("embedded: archive: %w", err)
+		}
+		args = append(args, c.ID, c.Workflow, c.Step, c.CorrelationID, c.ReceivedAt.UnixNano(), data)
+	}
+	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
+		for start := 0; start < len(evs); start += archiveChunk {
+			n := min(archiveChunk, len(evs)-start)
+			q := x.w.multiRow(`INSERT INTO events (id, workflow, step, correlation_id, received_at, data) VALUES `, 6, n,
+				` ON CONFLICT (id) DO NOTHING`)
+			if _, err := x.exec(q, args[6*start:6*(start+n)]...); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("embedded: archive: %w", err)
+	}
+	return nil
+}
+
+// Event returns the archived event id, or ErrNotFound.
+func (db *DB) Event(ctx context.Context, id string) (*cutover.Event, error) {
+	var data []byte
+	ok, err := db.readRow(ctx, `SELECT data FROM events WHERE id = ?`, []any{id}, &data)
+	if err == nil && !ok {
+		err = cutover.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded: event %s: %w", id, err)
+	}
+	e, err := cutover.DecodeEvent(data)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// Events returns the archived events q selects, ordered by id. ReceivedAt
+// is filtered on [Since, Until).
+func (db *DB) Events(ctx context.Context, q cutover.EventQuery) ([]*cutover.Event, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if q.Workflow != "" {
+		add("workflow = ?", q.Workflow)
+	}
+	if q.Step != "" {
+		add("step = ?", q.Step)
+	}
+	if q.CorrelationID != "" {
+		add("correlation_id = ?", q.CorrelationID)
+	}
+	if !q.Since.IsZero() {
+		add("received_at >= ?", q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		add("received_at < ?", q.Until.UnixNano())
+	}
+	if q.AfterID != "" {
+		add("id > ?", q.AfterID)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultEventsLimit
+	}
+	sqlText := `SELECT data FROM events`
+	if len(where) > 0 {
+		sqlText += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sqlText += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+
+	var evs []*cutover.Event
+	err := db.readRows(ctx, sqlText, args, func(rows *sql.Rows) error {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return err
+		}
+		e, err := cutover.DecodeEvent(data)
+		if err != nil {
+			return err
+		}
+		evs = append(evs, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded: events: %w", err)
+	}
+	return evs, nil
+}
