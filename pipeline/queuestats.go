@@ -12,8 +12,10 @@ import (
 // QueueCollector exports the depth of every step's queue and DLQ and the age
 // of the oldest message, read from the backend at scrape time.
 type QueueCollector struct {
-	cfg     *cutover.Config
-	queue   interface{ QueueStats(context.Context, string) (cutover.QueueStats, error) }
+	cfg   *cutover.Config
+	queue interface {
+		QueueStats(context.Context, string) (cutover.QueueStats, error)
+	}
 	timeout time.Duration
 	depth   *prometheus.Desc
 	oldest  *prometheus.Desc
