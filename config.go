@@ -64,15 +64,19 @@ type BackendConfig struct {
 
 // ProxyConfig tunes the proxy.
 type ProxyConfig struct {
-	CaptureLimit     ByteSize     `yaml:"capture_limit"`  // bodies above it pass through unmirrored
-	Buffer           int          `yaml:"buffer"`         // shadow events waiting to be written; full = drop
-	BatchSize        int          `yaml:"batch_size"`     // events per backend write
-	BatchDelay       Duration     `yaml:"batch_delay"`    // longest wait to fill a batch
-	LegacyTimeout    Duration     `yaml:"legacy_timeout"` // whole legacy round trip
-	IdleConnsPerHost int          `yaml:"idle_conns_per_host"`
-	StatusPrefix     string       `yaml:"status_prefix"` // GET {prefix}/requests/{id}
-	FlagRefresh      Duration     `yaml:"flag_refresh"`
-	Redact           RedactConfig `yaml:"redact"` // for every workflow, added to each workflow's own
+	CaptureLimit     ByteSize `yaml:"capture_limit"`  // bodies above it pass through unmirrored
+	Buffer           int      `yaml:"buffer"`         // shadow events waiting to be written; full = drop
+	BatchSize        int      `yaml:"batch_size"`     // events per backend write
+	BatchDelay       Duration `yaml:"batch_delay"`    // longest wait to fill a batch
+	LegacyTimeout    Duration `yaml:"legacy_timeout"` // whole legacy round trip
+	IdleConnsPerHost int      `yaml:"idle_conns_per_host"`
+	StatusPrefix     string   `yaml:"status_prefix"` // GET {prefix}/requests/{id}
+	// LivePublishTimeout bounds publishing a live event; a write workflow
+	// whose publish does not finish in time answers 503 (the client
+	// retries with its key), a safe one falls back to legacy.
+	LivePublishTimeout Duration     `yaml:"live_publish_timeout"`
+	FlagRefresh        Duration     `yaml:"flag_refresh"`
+	Redact             RedactConfig `yaml:"redact"` // for every workflow, added to each workflow's own
 }
 
 // WorkerConfig tunes the worker runtime; workflows and steps may override

@@ -54,6 +54,7 @@ func (c *Config) SetDefaults() {
 	defDur(&c.Proxy.LegacyTimeout, 30*time.Second)
 	defInt(&c.Proxy.IdleConnsPerHost, 256)
 	def(&c.Proxy.StatusPrefix, DefaultStatusPrefix)
+	defDur(&c.Proxy.LivePublishTimeout, 5*time.Second)
 	defDur(&c.Proxy.FlagRefresh, time.Second)
 
 	def(&c.Worker.MetricsListen, DefaultMetricsListen)

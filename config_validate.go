@@ -62,6 +62,7 @@ func (c *Config) Validate() error {
 	v.positive("proxy.legacy_timeout", int64(p.LegacyTimeout))
 	v.positive("proxy.idle_conns_per_host", int64(p.IdleConnsPerHost))
 	v.positive("proxy.flag_refresh", int64(p.FlagRefresh))
+	v.positive("proxy.live_publish_timeout", int64(p.LivePublishTimeout))
 	if !strings.HasPrefix(p.StatusPrefix, "/") || strings.HasSuffix(p.StatusPrefix, "/") {
 		v.add("proxy.status_prefix", "%q must start with / and not end with /", p.StatusPrefix)
 	}

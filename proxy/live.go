@@ -14,10 +14,9 @@ import (
 
 // Live serving tuning.
 const (
-	livePublishTimeout = 2 * time.Second // then legacy serves the request
-	pollFirst          = 2 * time.Millisecond
-	pollMax            = 50 * time.Millisecond
-	maxBackground      = 256 // background legacy calls of safe live requests
+	pollFirst     = 2 * time.Millisecond
+	pollMax       = 50 * time.Millisecond
+	maxBackground = 256 // background legacy calls of safe live requests
 )
 
 // skippedLegacy is the legacy side of a live request of a write workflow:
@@ -50,7 +49,7 @@ func (p *Proxy) serveLive(w http.ResponseWriter, rq *request) {
 
 	// Detached from the client: a publish cut short by a disconnect would
 	// leave it unknown whether the pipeline got the event.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), livePublishTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.livePublishTimeout)
 	err := p.publisher.Publish(ctx, ev)
 	cancel()
 	if err != nil {

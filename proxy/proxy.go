@@ -29,10 +29,11 @@ type Proxy struct {
 	unmatched    *routeMetrics
 	statusPrefix string
 
-	captureLimit  int64
-	legacyTimeout time.Duration
-	batchSize     int
-	batchDelay    time.Duration
+	captureLimit       int64
+	livePublishTimeout time.Duration
+	legacyTimeout      time.Duration
+	batchSize          int
+	batchDelay         time.Duration
 
 	decider   Decider
 	publisher Publisher
@@ -84,7 +85,7 @@ func New(cfg *cutover.Config, deps Deps) (*Proxy, error) {
 	}
 	p := &Proxy{
 		log: log, statusPrefix: pc.StatusPrefix,
-		captureLimit: int64(pc.CaptureLimit), legacyTimeout: pc.LegacyTimeout.D(),
+		captureLimit: int64(pc.CaptureLimit), legacyTimeout: pc.LegacyTimeout.D(), livePublishTimeout: pc.LivePublishTimeout.D(),
 		batchSize: pc.BatchSize, batchDelay: pc.BatchDelay.D(),
 		decider: deps.Decider, publisher: deps.Publisher, outcomes: deps.Outcomes, pairs: deps.Pairs,
 		pairsR: deps.OutcomePairs, history: deps.History, events: deps.Events, blobs: deps.Blobs,
