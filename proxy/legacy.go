@@ -56,9 +56,11 @@ func newReverseProxy(target *url.URL, tr http.RoundTripper, log *slog.Logger) *h
 		},
 		Transport:  tr,
 		BufferPool: newBufferPool(),
-		// Flush every write: a response streams to the client as legacy
-		// produces it, never held back in the server's buffer.
-		FlushInterval:  -1,
+		// No flush per write: ReverseProxy flushes every write of streams
+		// (unknown length, SSE), and modifyResponse marks large responses
+		// as streams. Small answers, the common case, go out in one write
+		// instead of paying a flush (a syscall) for each piece.
+		FlushInterval:  0,
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   errorHandler,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -68,7 +70,18 @@ func newReverseProxy(target *url.URL, tr http.RoundTripper, log *slog.Logger) *h
 // modifyResponse notes the legacy status and, when the exchange is
 // captured, copies the headers and tees the body as it streams to the
 // client.
+// streamAbove is the response size above which every write is flushed at
+// once, so large bodies stream instead of waiting in the server's buffer.
+const streamAbove = 32 << 10
+
 func modifyResponse(res *http.Response) error {
+	length := res.ContentLength
+	if length > streamAbove {
+		// Stream it: ReverseProxy flushes every write of a response of
+		// unknown length. The Content-Length header is still copied, so
+		// the client sees the length legacy sent.
+		res.ContentLength = -1
+	}
 	ex := exchangeFrom(res.Request.Context())
 	if ex == nil {
 		return nil
@@ -86,7 +99,7 @@ func modifyResponse(res *http.Response) error {
 		return nil
 	}
 	ex.header = res.Header.Clone()
-	ex.resp.expectLength(res.ContentLength)
+	ex.resp.expectLength(length)
 	res.Body = &teeBody{rc: res.Body, c: ex.resp}
 	return nil
 }

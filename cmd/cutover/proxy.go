@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -148,6 +149,10 @@ func newProxyStack(ctx context.Context, cfg *cutover.Config, tokensFile string, 
 	if err := s.admin.Mount("/api/report", admin.RoleViewer, reportHandler(reporter)); err != nil {
 		return nil, err
 	}
+	// Profiles for operators chasing latency or CPU (go tool pprof).
+	if err := s.admin.Mount("/debug/pprof", admin.RoleOperator, pprofMux()); err != nil {
+		return nil, err
+	}
 	ok = true
 	return s, nil
 }
@@ -236,4 +241,15 @@ func reportHandler(rep *report.Reporter) http.Handler {
 		}
 		_ = report.Render(w, f, r)
 	})
+}
+
+// pprofMux serves the runtime profiles under /debug/pprof/.
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
