@@ -116,6 +116,7 @@ func (s *Service) HandlePair(ctx context.Context, pair cutover.OutcomePair) erro
 	switch err := s.st.Comparisons.SaveComparison(ctx, c); {
 	case err == nil:
 		s.metrics.compared(c)
+		s.log.DebugContext(ctx, "comparator: compared", "event_id", c.EventID, "epoch", c.Epoch, "workflow", c.Workflow, "verdict", c.Verdict, "diffs", len(c.Diffs))
 	case errors.Is(err, cutover.ErrAlreadyRecorded):
 		stored, gerr := s.st.Comparisons.Comparison(ctx, pair.EventID, pair.Epoch)
 		if gerr != nil {

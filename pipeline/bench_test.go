@@ -25,7 +25,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	cfg, err := cutover.Parse([]byte(`
 legacy: http://127.0.0.1:1
 worker:
-  concurrency: 128
+  concurrency: 512
   poll_wait: 20ms
 workflows:
   - name: bench

@@ -53,9 +53,10 @@ func (s *stepRunner) process(ctx context.Context, m cutover.Message) bool {
 	}
 	j := &job{s: s, msg: m, ev: ev, key: IdempotencyScope(ev),
 		log: w.log.With("event_id", ev.ID, "workflow", ev.Workflow, "step", ev.Step, "correlation_id", ev.CorrelationID)}
+	ctx = telemetry.EventContext(ctx, ev)
 	if w.opt.Tracer != nil {
 		var span trace.Span
-		ctx, span = w.opt.Tracer.Start(telemetry.EventContext(ctx, ev), "cutover.worker "+s.ref.String(),
+		ctx, span = w.opt.Tracer.Start(ctx, "cutover.worker "+s.ref.String(),
 			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.String("cutover.event_id", ev.ID)))
 		defer span.End()
 		sc := span.SpanContext()

@@ -26,6 +26,15 @@ type request struct {
 	body    *capture // prefetched before deciding, or nil
 }
 
+// correlationID is the request's X-Correlation-Id, else its event id: what
+// the event will carry.
+func (rq *request) correlationID() string {
+	if c := rq.r.Header.Get(HeaderCorrelationID); c != "" {
+		return c
+	}
+	return rq.id
+}
+
 // requestSnap is what an event is built from, copied off the request so
 // that the writer can build the event after the handler returned.
 type requestSnap struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover"
+	"github.com/cutover-dev/cutover/telemetry"
 )
 
 // Writer tuning. Publishing the same events again is safe, so a failed batch
@@ -267,7 +268,10 @@ func (p *Proxy) record(ctx context.Context, it item) {
 	}
 	log := p.log.With("event_id", it.id, "workflow", it.wf.name)
 	if it.ev != nil {
-		log = log.With("correlation_id", it.ev.CorrelationID)
+		// The event's trace and correlation: this line and the
+		// comparison's (when this write completes the pair) carry them.
+		ctx = telemetry.EventContext(ctx, it.ev)
+		log.DebugContext(ctx, "proxy: shadow event published", "legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())
 	}
 	pair, complete, err := p.outcomes.PutOutcome(ctx, it.wf.name, it.id, epoch, cutover.SideLegacy, it.ready)
 	switch {
@@ -275,14 +279,14 @@ func (p *Proxy) record(ctx context.Context, it item) {
 		return // a retried batch: the first write stands
 	case err != nil:
 		p.m.recordErrs.WithLabelValues(it.wf.name).Inc()
-		log.Warn("proxy: record legacy outcome", "error", err)
+		log.WarnContext(ctx, "proxy: record legacy outcome", "error", err)
 		return
 	case !complete:
 		return
 	}
 	if err := p.pairs.HandlePair(ctx, pair); err != nil {
 		p.m.recordErrs.WithLabelValues(it.wf.name).Inc()
-		log.Warn("proxy: compare pair", "error", err)
+		log.WarnContext(ctx, "proxy: compare pair", "error", err)
 	}
 }
 

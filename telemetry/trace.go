@@ -47,8 +47,10 @@ func (t *Tracing) StartEventSpan(ctx context.Context, name string, ev *cutover.E
 	return t.Tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer))
 }
 
-// EventContext returns ctx with the remote span context the event carries.
+// EventContext returns ctx with the remote span context the event carries
+// and its correlation id (see WithCorrelation).
 func EventContext(ctx context.Context, ev *cutover.Event) context.Context {
+	ctx = WithCorrelation(ctx, ev.CorrelationID)
 	if ev.TraceParent == "" {
 		return ctx
 	}
