@@ -164,6 +164,22 @@ type TransitionLog interface {
 	History(ctx context.Context, eventID string) ([]Transition, error)
 }
 
+// LogStarter is implemented by transition logs that start many events' logs
+// in one write. It is optional: the publisher, which starts a log for every
+// event it publishes, falls back to one Append per event.
+type LogStarter interface {
+	// StartLogs appends each entry as entry 1 (version 1) of its event's
+	// log; an event whose log already has entries is left as it is (a
+	// publish retried), which is not an error.
+	StartLogs(ctx context.Context, first []LogStart) error
+}
+
+// LogStart is the first entry of one event's log.
+type LogStart struct {
+	EventID    string
+	Transition Transition
+}
+
 // EventQuery selects archived events. Zero fields do not filter.
 type EventQuery struct {
 	Workflow      string

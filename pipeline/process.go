@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -29,6 +30,58 @@ type job struct {
 	epoch int64
 	n     int  // attempt number
 	acked bool // the delivery was deleted: nothing more to do with it
+
+	// logMu guards elog and start: the attempt's start entry is written
+	// with the attempt's end, or by a timer if the attempt runs long.
+	logMu sync.Mutex
+	start *cutover.Transition // the start entry, until it is written
+}
+
+// startLogAfter is how long an attempt runs before its start entry is
+// written on its own. Most attempts end sooner, and their start and end go
+// into the log in one write; a long one shows as running meanwhile. A crash
+// mid-attempt leaves the attempt out of the log, and the next attempt's
+// start entry says that an earlier one was lost.
+const startLogAfter = time.Second
+
+// logStart writes the pending start entry now.
+func (j *job) logStart(ctx context.Context) {
+	j.logMu.Lock()
+	defer j.logMu.Unlock()
+	if j.start == nil {
+		return
+	}
+	if err := j.elog.append(ctx, notFinished, *j.start); err != nil {
+		if !errors.Is(err, errMoot) {
+			j.log.Warn("cannot log attempt start", "err", err)
+		}
+		return
+	}
+	j.start = nil
+}
+
+// logEnd appends ts after the pending start entry, if any, in one write.
+func (j *job) logEnd(ctx context.Context, stillValid func([]cutover.Transition) bool, ts ...cutover.Transition) error {
+	j.logMu.Lock()
+	defer j.logMu.Unlock()
+	if j.start != nil {
+		ts = append([]cutover.Transition{*j.start}, ts...)
+		j.start = nil
+	}
+	return j.elog.append(ctx, stillValid, ts...)
+}
+
+// logLatest appends ts wherever the log is now (another attempt may have
+// moved it on), after the pending start entry, if any.
+func (j *job) logLatest(ctx context.Context, ts ...cutover.Transition) error {
+	j.logMu.Lock()
+	defer j.logMu.Unlock()
+	if j.start != nil {
+		ts = append([]cutover.Transition{*j.start}, ts...)
+		j.start = nil
+	}
+	_, err := appendLatest(ctx, j.s.w.stores.Transitions, j.ev.ID, ts...)
+	return err
 }
 
 // IdempotencyScope is the key an event is deduplicated under. Shadow runs
@@ -68,7 +121,12 @@ func (s *stepRunner) process(ctx context.Context, m cutover.Message) bool {
 	}
 	if finished(j.elog.history) {
 		// A leftover delivery of an event already finished (a crash between
-		// the last transition and the delete): acknowledge it.
+		// the last transition and the delete): make sure its outcome is
+		// recorded, then acknowledge it.
+		if err := j.ensureOutcome(ctx); err != nil {
+			j.log.Error("cannot record the outcome of a finished event; the delivery will be retried", "err", err)
+			return false
+		}
 		j.ack(ctx)
 		return j.acked
 	}
@@ -117,7 +175,7 @@ func (j *job) completed(ctx context.Context, claim cutover.Claim) {
 		j.log.Error("cannot record stored outcome; the delivery will be retried", "err", err)
 		return
 	}
-	if err := j.elog.append(ctx, notFinished, j.transition(kind, detail)); err != nil && !errors.Is(err, errMoot) {
+	if err := j.logEnd(ctx, notFinished, j.transition(kind, detail)); err != nil && !errors.Is(err, errMoot) {
 		j.log.Error("cannot log duplicate; the delivery will be retried", "err", err)
 		return
 	}
@@ -128,13 +186,14 @@ func (j *job) completed(ctx context.Context, claim cutover.Claim) {
 func (j *job) run(ctx context.Context) {
 	w, s := j.s.w, j.s
 	start := j.transition(cutover.TransitionStarted, "")
-	if err := j.elog.append(ctx, notFinished, start); err != nil {
-		j.log.Error("cannot log attempt start; releasing", "err", err)
-		j.release(ctx)
-		return
+	if int64(j.n) < j.epoch {
+		start.Detail = fmt.Sprintf("an earlier attempt on this key did not finish (lease epoch %d)", j.epoch)
 	}
+	j.start = &start
+	timer := time.AfterFunc(startLogAfter, func() { j.logStart(ctx) })
 	w.m.attempts.WithLabelValues(j.ev.Workflow, j.ev.Step).Inc()
 	out, children, err := j.call(ctx)
+	timer.Stop()
 	if errors.Is(err, errLeaseLost) {
 		j.fenced(ctx)
 		return
@@ -166,17 +225,33 @@ func (j *job) run(ctx context.Context) {
 		j.release(ctx)
 		return
 	}
-	if err := j.recordOutcome(ctx, out); err != nil {
-		j.log.Error("cannot record outcome; the delivery will be retried", "err", err)
-		return
-	}
+	// The key is completed: the outcome and the log's end are written at
+	// once, to share a commit. If one fails the delivery comes back; the
+	// event is then finished or completed, and what is missing is written.
 	ts := []cutover.Transition{j.transition(cutover.TransitionSucceeded, fmt.Sprintf("status %d in %s", out.Status, out.Latency.D().Round(time.Microsecond)))}
 	for _, c := range children {
 		ts = append(ts, j.transition(cutover.TransitionEmitted, c.Step+" "+c.ID))
 	}
-	if err := j.elog.append(ctx, notFinished, ts...); err != nil && !errors.Is(err, errMoot) {
-		j.log.Error("cannot log success; the delivery will be retried", "err", err)
+	var pair cutover.OutcomePair
+	var complete bool
+	var perr error
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		pair, complete, perr = j.putOutcome(ctx, out)
+	}()
+	lerr := j.logEnd(ctx, notFinished, ts...)
+	<-wrote
+	if perr != nil {
+		j.log.Error("cannot record outcome; the delivery will be retried", "err", perr)
 		return
+	}
+	if lerr != nil && !errors.Is(lerr, errMoot) {
+		j.log.Error("cannot log success; the delivery will be retried", "err", lerr)
+		return
+	}
+	if complete {
+		j.compare(ctx, pair)
 	}
 	w.m.results.WithLabelValues(j.ev.Workflow, j.ev.Step, "succeeded").Inc()
 	j.log.Info("attempt succeeded", "attempt", j.n, "status", out.Status, "latency", out.Latency.D().String())
@@ -284,7 +359,7 @@ func (j *job) retry(ctx context.Context, cause error) {
 	delay := retryDelay(w.backoff, j.n, cause)
 	t := j.transition(cutover.TransitionRetryScheduled, cause.Error())
 	t.Delay = cutover.Duration(delay)
-	if err := j.elog.append(ctx, notFinished, t); err != nil && !errors.Is(err, errMoot) {
+	if err := j.logEnd(ctx, notFinished, t); err != nil && !errors.Is(err, errMoot) {
 		j.log.Error("cannot log retry", "err", err)
 	}
 	j.release(ctx)
@@ -319,7 +394,7 @@ func (j *job) deadLetter(ctx context.Context, cause error, pre cutover.Transitio
 		ts = append(ts, pre)
 	}
 	ts = append(ts, j.transition(cutover.TransitionDeadLettered, cause.Error()))
-	if err := j.elog.append(ctx, notFinished, ts...); err != nil && !errors.Is(err, errMoot) {
+	if err := j.logEnd(ctx, notFinished, ts...); err != nil && !errors.Is(err, errMoot) {
 		j.log.Error("cannot log dead-letter", "err", err)
 	}
 	w.m.results.WithLabelValues(j.ev.Workflow, j.ev.Step, "dead_lettered").Inc()
@@ -332,7 +407,7 @@ func (j *job) fenced(ctx context.Context) {
 	w := j.s.w
 	w.m.results.WithLabelValues(j.ev.Workflow, j.ev.Step, "fenced").Inc()
 	j.log.Warn("lease lost: a newer attempt owns this event; result discarded", "attempt", j.n, "epoch", j.epoch)
-	if _, err := appendLatest(ctx, w.stores.Transitions, j.ev.ID, j.transition(cutover.TransitionFenced, fmt.Sprintf("epoch %d superseded", j.epoch))); err != nil {
+	if err := j.logLatest(ctx, j.transition(cutover.TransitionFenced, fmt.Sprintf("epoch %d superseded", j.epoch))); err != nil {
 		j.log.Error("cannot log fencing", "err", err)
 	}
 }
@@ -347,7 +422,7 @@ func (j *job) releaseForShutdown() {
 	if err := w.stores.Queue.ChangeVisibility(ctx, j.s.queue, j.msg.Receipt, 0); err != nil {
 		j.log.Warn("cannot release delivery; it comes back after the visibility timeout", "err", err)
 	}
-	if _, err := appendLatest(ctx, w.stores.Transitions, j.ev.ID, j.transition(cutover.TransitionReleased, "worker shutting down")); err != nil {
+	if err := j.logLatest(ctx, j.transition(cutover.TransitionReleased, "worker shutting down")); err != nil {
 		j.log.Warn("cannot log release", "err", err)
 	}
 	w.m.results.WithLabelValues(j.ev.Workflow, j.ev.Step, "released").Inc()
@@ -362,31 +437,63 @@ func (j *job) release(ctx context.Context) {
 // recordOutcome stores the async side of the respond step's outcome pair,
 // and compares the pair when this write completed it.
 func (j *job) recordOutcome(ctx context.Context, o *cutover.Outcome) error {
+	pair, complete, err := j.putOutcome(ctx, o)
+	if err != nil {
+		return err
+	}
+	if complete {
+		j.compare(ctx, pair)
+	}
+	return nil
+}
+
+// putOutcome stores the async side; complete says this write made the pair
+// whole (and so this worker compares it).
+func (j *job) putOutcome(ctx context.Context, o *cutover.Outcome) (cutover.OutcomePair, bool, error) {
 	w := j.s.w
 	if j.ev.Step != cutover.RespondStep || w.stores.Outcomes == nil || o == nil {
-		return nil
+		return cutover.OutcomePair{}, false, nil
 	}
 	pair, complete, err := w.stores.Outcomes.PutOutcome(ctx, j.ev.Workflow, j.ev.ID, j.ev.ReplayEpoch, cutover.SideAsync, o)
 	if errors.Is(err, cutover.ErrAlreadyRecorded) {
+		return pair, false, nil
+	}
+	return pair, complete, err
+}
+
+// compare hands a pair this worker completed to the comparator.
+func (j *job) compare(ctx context.Context, pair cutover.OutcomePair) {
+	w := j.s.w
+	if w.opt.Pairs == nil {
+		return
+	}
+	for try := 0; ; try++ {
+		err := w.opt.Pairs.HandlePair(ctx, pair)
+		if err == nil || try == 2 || ctx.Err() != nil {
+			if err != nil {
+				j.log.Error("comparison failed", "err", err)
+			}
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+}
+
+// ensureOutcome records, for a finished event whose delivery came back, the
+// outcome its idempotency record holds, in case the attempt that finished
+// it stopped before its outcome was stored. Usually it is there already.
+func (j *job) ensureOutcome(ctx context.Context) error {
+	if j.ev.Step != cutover.RespondStep || j.s.w.stores.Outcomes == nil || cutover.StateOf(j.elog.history) != cutover.StateSucceeded {
+		return nil
+	}
+	rec, err := j.s.w.stores.Idempotency.IdempotencyRecord(ctx, j.key)
+	if errors.Is(err, cutover.ErrNotFound) || (err == nil && !rec.Completed) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if complete && w.opt.Pairs != nil {
-		// The pair is whole and this worker completed it, so it compares.
-		for try := 0; ; try++ {
-			err := w.opt.Pairs.HandlePair(ctx, pair)
-			if err == nil || try == 2 || ctx.Err() != nil {
-				if err != nil {
-					j.log.Error("comparison failed", "err", err)
-				}
-				break
-			}
-			time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
-		}
-	}
-	return nil
+	return j.recordOutcome(ctx, rec.Outcome)
 }
 
 func (j *job) ack(ctx context.Context) {

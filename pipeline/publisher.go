@@ -106,35 +106,49 @@ func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
 }
 
 // received starts each event's log. An event published again (a retried
-// publish) already has its entry; that is not an error.
+// publish) already has its entry; that is not an error. Backends that can
+// (cutover.LogStarter) start every log of the batch in one write.
 func (p *Publisher) received(ctx context.Context, evs []*cutover.Event) error {
-	errs := make(chan error, len(evs))
+	now := p.now().UTC()
+	first := make([]cutover.LogStart, 0, len(evs))
+	var replays []*cutover.Event
 	for _, ev := range evs {
+		if ev.ReplayEpoch > 0 {
+			replays = append(replays, ev)
+			continue
+		}
+		first = append(first, cutover.LogStart{EventID: ev.ID, Transition: cutover.Transition{Kind: cutover.TransitionReceived, At: now, Detail: receivedDetail(ev)}})
+	}
+	if starter, ok := p.stores.Transitions.(cutover.LogStarter); ok && len(first) > 0 {
+		if err := starter.StartLogs(ctx, first); err != nil {
+			return fmt.Errorf("pipeline: publish: transition: %w", err)
+		}
+		first = nil
+	}
+	errs := make(chan error, len(first)+len(replays))
+	for _, f := range first {
 		go func() {
-			kind := cutover.TransitionReceived
-			if ev.ReplayEpoch > 0 {
-				kind = cutover.TransitionReplayed
-			}
-			t := cutover.Transition{Kind: kind, At: p.now().UTC(), Detail: receivedDetail(ev)}
-			if kind == cutover.TransitionReplayed {
-				_, err := appendLatest(ctx, p.stores.Transitions, ev.ID, t)
-				errs <- err
-				return
-			}
-			_, err := p.stores.Transitions.Append(ctx, ev.ID, 0, t)
+			_, err := p.stores.Transitions.Append(ctx, f.EventID, 0, f.Transition)
 			if errors.Is(err, cutover.ErrVersionConflict) {
 				err = nil
 			}
 			errs <- err
 		}()
 	}
-	var first error
-	for range evs {
-		if err := <-errs; err != nil && first == nil {
-			first = fmt.Errorf("pipeline: publish: transition: %w", err)
+	for _, ev := range replays {
+		go func() {
+			t := cutover.Transition{Kind: cutover.TransitionReplayed, At: now, Detail: receivedDetail(ev)}
+			_, err := appendLatest(ctx, p.stores.Transitions, ev.ID, t)
+			errs <- err
+		}()
+	}
+	var first0 error
+	for range len(first) + len(replays) {
+		if err := <-errs; err != nil && first0 == nil {
+			first0 = fmt.Errorf("pipeline: publish: transition: %w", err)
 		}
 	}
-	return first
+	return first0
 }
 
 func receivedDetail(ev *cutover.Event) string {

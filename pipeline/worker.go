@@ -187,7 +187,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
-			s.receiveLoop(ctx, jobs, &inflight)
+			s.receiveLoops(ctx, jobs, &inflight)
 		}()
 	}
 	w.log.Info("worker started", "worker", w.opt.ID, "steps", len(w.steps))
@@ -219,23 +219,56 @@ type stepRunner struct {
 	acker       *acker // set while Run runs; nil: deletes are synchronous
 }
 
-func (s *stepRunner) receiveLoop(ctx, jobs context.Context, inflight *sync.WaitGroup) {
-	w := s.w
+// pollers is how many receive loops a step runs: one per ten slots of
+// concurrency, up to eight. A receive takes a round trip (a group commit, a
+// long poll) and brings at most ten messages, so one loop alone would cap a
+// busy step at ten messages per round trip.
+func (s *stepRunner) pollers() int {
+	return max(1, min(8, s.concurrency/10))
+}
+
+// receiveLoops runs the step's pollers over one set of job slots.
+func (s *stepRunner) receiveLoops(ctx, jobs context.Context, inflight *sync.WaitGroup) {
 	slots := make(chan struct{}, s.concurrency)
+	var wg sync.WaitGroup
+	for range s.pollers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.receiveLoop(ctx, jobs, inflight, slots)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *stepRunner) receiveLoop(ctx, jobs context.Context, inflight *sync.WaitGroup, slots chan struct{}) {
+	w := s.w
 	failures := 0
 	for {
-		// Wait for a free slot, so that we only take what we can start.
+		// Reserve a free slot (wait for one), then up to nine more that are
+		// free now: only what can start at once is received.
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		free := 1 + s.concurrency - len(slots)
+		reserved := 1
+	reserve:
+		for reserved < 10 {
+			select {
+			case slots <- struct{}{}:
+				reserved++
+			default:
+				break reserve
+			}
+		}
 		msgs, err := w.stores.Queue.Receive(ctx, s.queue, cutover.ReceiveOptions{
-			Max: min(10, free), Visibility: w.cfg.Worker.Visibility.D(), Wait: w.cfg.Worker.PollWait.D(),
+			Max: reserved, Visibility: w.cfg.Worker.Visibility.D(), Wait: w.cfg.Worker.PollWait.D(),
 		})
-		if err != nil {
+		for range reserved - len(msgs) {
 			<-slots
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -250,14 +283,7 @@ func (s *stepRunner) receiveLoop(ctx, jobs context.Context, inflight *sync.WaitG
 			continue
 		}
 		failures = 0
-		if len(msgs) == 0 {
-			<-slots
-			continue
-		}
-		for i, m := range msgs {
-			if i > 0 {
-				slots <- struct{}{} // free >= len(msgs), so this never blocks long
-			}
+		for _, m := range msgs {
 			inflight.Add(1)
 			w.m.inFlight.WithLabelValues(s.ref.Workflow, s.ref.Step).Inc()
 			go func() {

@@ -214,3 +214,32 @@ func (t *Table) History(ctx context.Context, eventID string) ([]cutover.Transiti
 	}
 	return ts, nil
 }
+
+// startParallel bounds the concurrent first-entry writes of StartLogs.
+const startParallel = 16
+
+// StartLogs implements cutover.LogStarter. DynamoDB has no conditional
+// batch write, so each log's first entry is its own conditional write; they
+// run concurrently, and a log that exists already is left as it is.
+func (t *Table) StartLogs(ctx context.Context, first []cutover.LogStart) error {
+	sem := make(chan struct{}, startParallel)
+	errs := make(chan error, len(first))
+	for _, f := range first {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			_, err := t.Append(ctx, f.EventID, 0, f.Transition)
+			if errors.Is(err, cutover.ErrVersionConflict) {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range first {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}

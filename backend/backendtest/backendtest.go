@@ -65,6 +65,7 @@ func Run(t *testing.T, newStores func(t *testing.T) cutover.Stores) {
 		{"Queue", testQueue},
 		{"Idempotency", testIdempotency},
 		{"Transitions", testTransitions},
+		{"StartLogs", testStartLogs},
 		{"Archive", testArchive},
 		{"Outcomes", testOutcomes},
 		{"Comparisons", testComparisons},

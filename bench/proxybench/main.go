@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -99,6 +100,20 @@ func main() {
 			r.slow.rps, r.slow.p50, r.slow.p99, r.slow.p50-base.slow.p50, r.slow.p99-base.slow.p99, r.full.errors+r.slow.errors)
 	}
 	tw.Flush()
+	stopAll()
+}
+
+var started []*exec.Cmd
+
+// stopAtExit remembers a server to stop gracefully (SIGTERM: nginx's
+// master then stops its workers, which a kill would orphan).
+func stopAtExit(cmd *exec.Cmd) { started = append(started, cmd) }
+
+func stopAll() {
+	for _, c := range started {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Wait()
+	}
 }
 
 const postLua = `wrk.method = "POST"
@@ -132,6 +147,7 @@ workflows:
 	cmd := exec.CommandContext(ctx, bin, "proxy", "--config", cfg)
 	cmd.Stderr = os.Stderr
 	must(cmd.Start())
+	stopAtExit(cmd)
 	return "http://" + listen
 }
 
@@ -176,6 +192,7 @@ http {
 	cmd := exec.CommandContext(ctx, "nginx", "-p", prefix, "-c", conf, "-g", "daemon off;")
 	cmd.Stderr = os.Stderr
 	must(cmd.Start())
+	stopAtExit(cmd)
 	return "http://" + listen
 }
 
@@ -195,6 +212,7 @@ var (
 func wrk(url, script string, threads, conns int, d time.Duration) result {
 	out, err := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", d.String(), "--latency", "-s", script, url).CombinedOutput()
 	if err != nil {
+		stopAll()
 		log.Fatalf("proxybench: wrk %s: %v\n%s", url, err, out)
 	}
 	var r result
@@ -264,6 +282,7 @@ func runtimeCPUs() int {
 
 func must(err error) {
 	if err != nil {
+		stopAll()
 		log.Fatal(err)
 	}
 }
