@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover"
-	"github.com/cutover-dev/cutover/backend/embedded"
 	"github.com/cutover-dev/cutover/pipeline"
 )
 
@@ -53,15 +52,21 @@ func TestCrashSafetyEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills worker processes for about a minute")
 	}
+	dir := t.TempDir()
+	crashTest(t, dir, fmt.Sprintf("{kind: embedded, path: %s}", filepath.Join(dir, "cutover.db")), 150*time.Millisecond)
+}
+
+// crashTest runs the crash test on the backend that backendYAML configures;
+// kills come after at least minRun, plus up to 600 ms.
+func crashTest(t *testing.T, dir, backendYAML string, minRun time.Duration) {
 	const events = 2000
 	target := &effectCounter{calls: map[string]int{}, effects: map[string]int{}}
 	srv := httptest.NewServer(target)
 	defer srv.Close()
-	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "cutover.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`
 legacy: http://127.0.0.1:1
-backend: {kind: embedded, path: %s}
+backend: %s
 log: {level: warn}
 worker:
   metrics_listen: 127.0.0.1:0
@@ -74,17 +79,19 @@ workflows:
   - name: crash
     route: POST /crash
     target: %s/crash
-`, filepath.Join(dir, "cutover.db"), srv.URL))
+`, backendYAML, srv.URL))
 	cfg, err := cutover.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db, err := embedded.Open(ctx, embedded.Options{Path: cfg.Backend.Path, Durability: cfg.Backend.Durability})
+	if out, err := runCutover(t, nil, "init", "--config", cfgPath); err != nil {
+		t.Fatalf("cutover init: %v\n%s", err, out)
+	}
+	stores, err := openStores(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stores := db.Stores()
 	defer stores.Close()
 	if err := pipeline.EnsureTopology(ctx, stores.Queue, cfg); err != nil {
 		t.Fatal(err)
@@ -144,7 +151,7 @@ workflows:
 	kills := 0
 	for kills < 8 {
 		cmd := start()
-		time.Sleep(time.Duration(150+rand.IntN(600)) * time.Millisecond)
+		time.Sleep(minRun + time.Duration(rand.IntN(600))*time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		kills++
