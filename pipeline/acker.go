@@ -10,12 +10,14 @@ import (
 
 // Acknowledgement batching: finished deliveries are deleted in batches, so
 // a job frees its slot at once and a backend sees one delete call for many
-// messages (on SQS a request per ten, not per message). A delete lost to a
-// crash is harmless: the message comes back, its log says it is finished,
-// and it is acknowledged then.
+// messages. Full batches of ten (an SQS batch) go at once; a partial batch
+// waits up to ackMaxWait for company, so a quiet queue also costs a request
+// per ten messages, not per message. A delete lost to a crash is harmless:
+// the message comes back, its log says it is finished, and it is
+// acknowledged then.
 const (
-	ackWindow = 20 * time.Millisecond // longest a receipt waits for company
-	ackBatch  = 100                   // receipts per delete call; backends split further
+	ackMaxWait = 200 * time.Millisecond // longest a receipt waits for company
+	ackBatch   = 10                     // receipts per delete call
 )
 
 type acker struct {
@@ -67,7 +69,7 @@ func (a *acker) run() {
 				return
 			}
 			if len(batch) == 0 {
-				timer.Reset(ackWindow)
+				timer.Reset(ackMaxWait)
 			}
 			batch = append(batch, r)
 			if len(batch) == ackBatch {
