@@ -58,6 +58,8 @@ the workflow goes to canary 10%, cutover, and back with a rollback.`,
 
 // demoResult is what the demo did, for its test.
 type demoResult struct {
+	GateRefusal string // why the gate refused canary before the fix
+	Promotions  []cutover.FlagChange
 	Mismatched  int            // shadow requests the buggy version answered differently
 	Replayed    int            // mismatches replayed after the fix
 	Served      map[string]int // phase -> requests the async pipeline answered
@@ -177,6 +179,7 @@ func runDemo(parent context.Context, out, errw io.Writer, o demoOptions) (*demoR
 	if err == nil {
 		return nil, fmt.Errorf("demo: the readiness gate let a workflow with mismatches into canary")
 	}
+	d.res.GateRefusal = err.Error()
 	d.say("canary refused, as it should be: %v", err)
 
 	// 3. Deploy the fix, replay the mismatches in shadow, watch them match.
@@ -238,6 +241,9 @@ func runDemo(parent context.Context, out, errw io.Writer, o demoOptions) (*demoR
 		return nil, err
 	}
 	if d.res.FinalReport, err = d.report(ctx); err != nil {
+		return nil, err
+	}
+	if d.res.Promotions, err = d.flags.History(ctx, demoWorkflow); err != nil {
 		return nil, err
 	}
 	if o.asJSON {

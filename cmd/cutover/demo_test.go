@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,21 @@ func TestDemoJSONReport(t *testing.T) {
 	}
 	if res.Served["shadow"] != 0 || res.Served["cutover"] != 200 || res.Served["rollback"] != 0 {
 		t.Errorf("served by async per phase = %v; want none in shadow and after rollback, all in cutover", res.Served)
+	}
+	// The gate refused canary while mismatches stood, then let it through,
+	// unforced, once the replay had fixed them.
+	if !strings.Contains(res.GateRefusal, "readiness gate") || !strings.Contains(res.GateRefusal, "min_match_rate") {
+		t.Errorf("gate refusal = %q, want the failed min_match_rate check", res.GateRefusal)
+	}
+	var modes []string
+	for _, c := range res.Promotions {
+		modes = append(modes, string(c.ToMode))
+		if c.Forced {
+			t.Errorf("flag change %d was forced past the gate", c.Version)
+		}
+	}
+	if diff := cmp.Diff([]string{"canary", "cutover", "shadow"}, modes); diff != "" {
+		t.Errorf("flag history (-want +got):\n%s", diff)
 	}
 	if c := res.Served["canary"]; c == 0 || c == 200 {
 		t.Errorf("canary 10%% sent %d of 200 requests to async", c)
