@@ -166,6 +166,9 @@ func (s *stepRunner) process(ctx context.Context, m cutover.Message) bool {
 func (j *job) completed(ctx context.Context, claim cutover.Claim) {
 	w := j.s.w
 	kind, detail := cutover.TransitionSucceeded, "recovered: completed before a restart"
+	if j.ev.ReplayEpoch > 0 {
+		detail = "replayed live: the key was completed, its stored outcome is reused"
+	}
 	if claim.EventID != j.ev.ID {
 		kind, detail = cutover.TransitionDuplicate, "key already completed by event "+claim.EventID
 		w.m.idempotent.WithLabelValues(j.ev.Workflow, j.ev.Step, "hit").Inc()
