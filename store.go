@@ -180,6 +180,46 @@ type LogStart struct {
 	Transition Transition
 }
 
+// Finisher is implemented by backends that record the end of a successful
+// attempt in one atomic write: complete the idempotency key, record the
+// async side of the outcome pair, and append to the event's log. It is
+// optional; without it the worker makes the three calls.
+type Finisher interface {
+	// Finish checks everything first and writes nothing unless all holds:
+	// ErrFenced (or ErrAlreadyRecorded, ErrNotFound) as Complete would
+	// return, ErrVersionConflict as Append would. A pair side that is
+	// already recorded is left as it is (Complete is then false).
+	Finish(ctx context.Context, f Finish) (FinishResult, error)
+}
+
+// Finish is the end of a successful attempt.
+type Finish struct {
+	Key     IdempotencyKey
+	Epoch   int64
+	Outcome *Outcome
+	// Pair, when set, records Outcome as the async side of this pair.
+	Pair *PairRef
+	// EventID's log gets Transitions appended after version Expect.
+	EventID     string
+	Expect      int
+	Transitions []Transition
+}
+
+// PairRef names one outcome pair.
+type PairRef struct {
+	Workflow string
+	EventID  string
+	Epoch    int
+}
+
+// FinishResult is what a Finish wrote: the log's new version and, when it
+// recorded a pair side, the pair and whether this write completed it.
+type FinishResult struct {
+	Version  int
+	Pair     OutcomePair
+	Complete bool
+}
+
 // EventQuery selects archived events. Zero fields do not filter.
 type EventQuery struct {
 	Workflow      string

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cutover-dev/cutover"
@@ -10,14 +11,16 @@ import (
 
 // Acknowledgement batching: finished deliveries are deleted in batches, so
 // a job frees its slot at once and a backend sees one delete call for many
-// messages. Full batches of ten (an SQS batch) go at once; a partial batch
-// waits up to ackMaxWait for company, so a quiet queue also costs a request
-// per ten messages, not per message. A delete lost to a crash is harmless:
-// the message comes back, its log says it is finished, and it is
-// acknowledged then.
+// messages. Full batches of ten (an SQS batch) go at once, several in
+// flight together; a partial batch waits up to ackMaxWait for company, so a
+// quiet queue also costs a request per ten messages, not per message. A
+// delete lost to a crash is harmless: the message comes back, its log says
+// it is finished, and it is acknowledged then.
 const (
-	ackMaxWait = 200 * time.Millisecond // longest a receipt waits for company
-	ackBatch   = 10                     // receipts per delete call
+	ackMaxWait  = 200 * time.Millisecond // longest a receipt waits for company
+	ackBatch    = 10                     // receipts per delete call
+	ackInFlight = 16                     // delete calls at once
+	ackBuffer   = 4096                   // receipts queued before ack blocks
 )
 
 type acker struct {
@@ -26,10 +29,12 @@ type acker struct {
 	log   *slog.Logger
 	in    chan string
 	done  chan struct{}
+	calls sync.WaitGroup
+	slots chan struct{}
 }
 
 func newAcker(q cutover.Queue, name string, log *slog.Logger) *acker {
-	return &acker{queue: q, name: name, log: log, in: make(chan string, ackBatch), done: make(chan struct{})}
+	return &acker{queue: q, name: name, log: log, in: make(chan string, ackBuffer), done: make(chan struct{}), slots: make(chan struct{}, ackInFlight)}
 }
 
 // ack queues a receipt for deletion.
@@ -44,6 +49,7 @@ func (a *acker) close() {
 
 func (a *acker) run() {
 	defer close(a.done)
+	defer a.calls.Wait()
 	batch := make([]string, 0, ackBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -51,14 +57,20 @@ func (a *acker) run() {
 		if len(batch) == 0 {
 			return
 		}
-		// Not the worker's context: receipts queued before a shutdown are
-		// still deleted during it.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := a.queue.Delete(ctx, a.name, batch); err != nil {
-			a.log.Warn("cannot delete finished deliveries; they will come back and be acknowledged then", "queue", a.name, "count", len(batch), "err", err)
-		}
-		cancel()
-		batch = batch[:0]
+		receipts := batch
+		batch = make([]string, 0, ackBatch)
+		a.slots <- struct{}{}
+		a.calls.Add(1)
+		go func() {
+			defer func() { <-a.slots; a.calls.Done() }()
+			// Not the worker's context: receipts queued before a shutdown
+			// are still deleted during it.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.queue.Delete(ctx, a.name, receipts); err != nil {
+				a.log.Warn("cannot delete finished deliveries; they will come back and be acknowledged then", "queue", a.name, "count", len(receipts), "err", err)
+			}
+		}()
 	}
 	for {
 		select {

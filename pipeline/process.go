@@ -115,7 +115,13 @@ func (s *stepRunner) process(ctx context.Context, m cutover.Message) bool {
 		sc := span.SpanContext()
 		j.log = j.log.With("trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
 	}
-	if j.elog, err = loadLog(ctx, w.stores.Transitions, ev.ID); err != nil {
+	if m.ReceiveCount == 1 && ev.ReplayEpoch == 0 {
+		// A first delivery: the log holds the publisher's received entry
+		// and nothing else, so it need not be read. Should it hold more (a
+		// message sent twice), the version check of the first append says
+		// so, and the log is read then.
+		j.elog = &eventLog{log: w.stores.Transitions, id: ev.ID, version: 1, history: []cutover.Transition{{Seq: 1, Kind: cutover.TransitionReceived}}}
+	} else if j.elog, err = loadLog(ctx, w.stores.Transitions, ev.ID); err != nil {
 		j.log.Error("cannot read transition log; the delivery will be retried", "err", err)
 		return false
 	}
@@ -219,42 +225,18 @@ func (j *job) run(ctx context.Context) {
 		j.retry(ctx, err)
 		return
 	}
-	if cerr := w.stores.Idempotency.Complete(ctx, j.key, j.epoch, out); cerr != nil {
-		if errors.Is(cerr, cutover.ErrFenced) {
-			j.fenced(ctx)
-			return
-		}
-		j.log.Error("cannot complete; releasing for a retry", "err", cerr)
-		j.release(ctx)
-		return
-	}
-	// The key is completed: the outcome and the log's end are written at
-	// once, to share a commit. If one fails the delivery comes back; the
-	// event is then finished or completed, and what is missing is written.
 	ts := []cutover.Transition{j.transition(cutover.TransitionSucceeded, fmt.Sprintf("status %d in %s", out.Status, out.Latency.D().Round(time.Microsecond)))}
 	for _, c := range children {
 		ts = append(ts, j.transition(cutover.TransitionEmitted, c.Step+" "+c.ID))
 	}
-	var pair cutover.OutcomePair
-	var complete bool
-	var perr error
-	wrote := make(chan struct{})
-	go func() {
-		defer close(wrote)
-		pair, complete, perr = j.putOutcome(ctx, out)
-	}()
-	lerr := j.logEnd(ctx, notFinished, ts...)
-	<-wrote
-	if perr != nil {
-		j.log.Error("cannot record outcome; the delivery will be retried", "err", perr)
-		return
+	var ok bool
+	if f, can := w.stores.Idempotency.(cutover.Finisher); can {
+		ok = j.finishAtOnce(ctx, f, out, ts)
+	} else {
+		ok = j.finishInSteps(ctx, out, ts)
 	}
-	if lerr != nil && !errors.Is(lerr, errMoot) {
-		j.log.Error("cannot log success; the delivery will be retried", "err", lerr)
+	if !ok {
 		return
-	}
-	if complete {
-		j.compare(ctx, pair)
 	}
 	w.m.results.WithLabelValues(j.ev.Workflow, j.ev.Step, "succeeded").Inc()
 	j.log.Info("attempt succeeded", "attempt", j.n, "status", out.Status, "latency", out.Latency.D().String())
@@ -538,4 +520,95 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// finishInSteps records a success with three calls: complete the key, then
+// the outcome and the log's end together. It reports whether the delivery
+// may be acknowledged.
+func (j *job) finishInSteps(ctx context.Context, out *cutover.Outcome, ts []cutover.Transition) bool {
+	w := j.s.w
+	if cerr := w.stores.Idempotency.Complete(ctx, j.key, j.epoch, out); cerr != nil {
+		if errors.Is(cerr, cutover.ErrFenced) {
+			j.fenced(ctx)
+			return false
+		}
+		j.log.Error("cannot complete; releasing for a retry", "err", cerr)
+		j.release(ctx)
+		return false
+	}
+	// The key is completed: the outcome and the log's end are written at
+	// once, to share a commit. If one fails the delivery comes back; the
+	// event is then finished or completed, and what is missing is written.
+	var pair cutover.OutcomePair
+	var complete bool
+	var perr error
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		pair, complete, perr = j.putOutcome(ctx, out)
+	}()
+	lerr := j.logEnd(ctx, notFinished, ts...)
+	<-wrote
+	if perr != nil {
+		j.log.Error("cannot record outcome; the delivery will be retried", "err", perr)
+		return false
+	}
+	if lerr != nil && !errors.Is(lerr, errMoot) {
+		j.log.Error("cannot log success; the delivery will be retried", "err", lerr)
+		return false
+	}
+	if complete {
+		j.compare(ctx, pair)
+	}
+	return true
+}
+
+// finishAtOnce records a success in one atomic write (cutover.Finisher):
+// the key completed, the outcome recorded, the log's end appended, or
+// nothing. It reports whether the delivery may be acknowledged.
+func (j *job) finishAtOnce(ctx context.Context, f cutover.Finisher, out *cutover.Outcome, ts []cutover.Transition) bool {
+	var pair *cutover.PairRef
+	if j.ev.Step == cutover.RespondStep && j.s.w.stores.Outcomes != nil {
+		pair = &cutover.PairRef{Workflow: j.ev.Workflow, EventID: j.ev.ID, Epoch: j.ev.ReplayEpoch}
+	}
+	for try := 0; ; try++ {
+		j.logMu.Lock()
+		all := ts
+		if j.start != nil {
+			all = append([]cutover.Transition{*j.start}, ts...)
+		}
+		res, err := f.Finish(ctx, cutover.Finish{Key: j.key, Epoch: j.epoch, Outcome: out, Pair: pair, EventID: j.ev.ID, Expect: j.elog.version, Transitions: all})
+		if err == nil {
+			j.start = nil
+			j.elog.version = res.Version
+			j.elog.history = append(j.elog.history, all...)
+			j.logMu.Unlock()
+			if res.Complete {
+				j.compare(ctx, res.Pair)
+			}
+			return true
+		}
+		j.logMu.Unlock()
+		switch {
+		case errors.Is(err, cutover.ErrFenced):
+			j.fenced(ctx)
+			return false
+		case errors.Is(err, cutover.ErrVersionConflict) && try < maxAppendTries:
+			// Another writer appended meanwhile (nothing was written):
+			// read the log again and finish after it.
+			h, herr := j.s.w.stores.Transitions.History(ctx, j.ev.ID)
+			if herr != nil {
+				j.log.Error("cannot read the log to finish; releasing for a retry", "err", herr)
+				j.release(ctx)
+				return false
+			}
+			j.logMu.Lock()
+			j.elog.history, j.elog.version = h, len(h)
+			j.logMu.Unlock()
+		default:
+			j.log.Error("cannot record the success; releasing for a retry", "err", err)
+			j.release(ctx)
+			return false
+		}
+	}
 }

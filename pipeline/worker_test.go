@@ -411,3 +411,32 @@ func receiveAll(t *testing.T, e *env, queue string) []cutover.Message {
 	}
 	return msgs
 }
+
+// Backends without cutover.Finisher (the aws backend) record a success in
+// steps; the result is the same.
+func TestSuccessInStepsWithoutFinisher(t *testing.T) {
+	tg := newTarget(t)
+	e := newEnv(t, baseConfig(tg.srv.URL+"/orders", ""))
+	ev := e.event("orders", "k-steps", `{"n":1}`)
+	e.publish(ev)
+	w, err := New(e.cfg, WorkerStores{
+		Queue: e.stores.Queue, Transitions: e.stores.Transitions, Outcomes: e.stores.Outcomes, Blobs: e.stores.Blobs,
+		Idempotency: struct{ cutover.IdempotencyStore }{e.stores.Idempotency}, // hides Finish
+	}, e.pub, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	e.waitState(10*time.Second, ev.ID)
+	if diff := cmp.Diff([]cutover.TransitionKind{cutover.TransitionReceived, cutover.TransitionStarted, cutover.TransitionSucceeded}, kinds(e.history(ev.ID))); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	rec, err := e.stores.Idempotency.IdempotencyRecord(context.Background(), IdempotencyScope(ev))
+	pair, perr := e.stores.Outcomes.OutcomePair(context.Background(), ev.ID, 0)
+	if err != nil || perr != nil || !rec.Completed || pair.Async == nil || pair.Async.Status != http.StatusCreated {
+		t.Errorf("record %+v (%v), pair %+v (%v)", rec, err, pair.Async, perr)
+	}
+}
