@@ -220,11 +220,11 @@ type stepRunner struct {
 }
 
 // pollers is how many receive loops a step runs: one per ten slots of
-// concurrency, up to eight. A receive takes a round trip (a group commit, a
+// concurrency, up to 32. A receive takes a round trip (a group commit, a
 // long poll) and brings at most ten messages, so one loop alone would cap a
 // busy step at ten messages per round trip.
 func (s *stepRunner) pollers() int {
-	return max(1, min(8, s.concurrency/10))
+	return max(1, min(32, s.concurrency/10))
 }
 
 // receiveLoops runs the step's pollers over one set of job slots.

@@ -31,70 +31,53 @@ func (db *DB) Finish(ctx context.Context, f cutover.Finish) (cutover.FinishResul
 		complete bool
 	}
 	res, err := write(ctx, db, func(x *wtx) (result, error) {
-		// Checks: the lease is held by this epoch, the log is at Expect.
-		r, ok, err := x.idem(k)
-		switch {
-		case err != nil:
-			return result{}, err
-		case !ok:
-			return result{}, refuse(cutover.ErrNotFound)
-		case r.epoch != f.Epoch:
-			return result{}, refuse(fmt.Errorf("epoch %d, current %d: %w", f.Epoch, r.epoch, cutover.ErrFenced))
-		case r.completed:
-			return result{}, refuse(cutover.ErrAlreadyRecorded)
-		}
+		// Checks first, writes after: the log's version is read, and the
+		// key's update is itself the lease check (it changes nothing when
+		// the epoch is not the holder), so a refusal has written nothing.
 		if _, err := x.checkVersion(f.EventID, f.Expect); err != nil {
 			return result{}, err
 		}
-		var pr pairRow
-		havePair, async := false, false
-		if f.Pair != nil {
-			pr = pairRow{eventID: f.Pair.EventID, epoch: f.Pair.Epoch}
-			if havePair, err = x.queryRow(`SELECT workflow, legacy, async, created_at FROM outcomes WHERE event_id = ? AND epoch = ?`,
-				[]any{pr.eventID, pr.epoch}, &pr.workflow, &pr.legacy, &pr.async, &pr.createdAt); err != nil {
-				return result{}, err
-			}
-			async = havePair && pr.async != nil
-		}
-		// Writes.
-		if _, err := x.exec(`UPDATE idempotency SET completed = 1, outcome = ?, lease_until = 0, updated_at = ?`+whereHeld,
-			data, x.now.UnixNano(), k.Workflow, k.Step, k.Key, f.Epoch); err != nil {
+		if err := x.held(k, f.Epoch, cutover.ErrAlreadyRecorded,
+			`UPDATE idempotency SET completed = 1, outcome = ?, lease_until = 0, updated_at = ?`+whereHeld, data, x.now.UnixNano()); err != nil {
 			return result{}, err
 		}
-		res := result{version: f.Expect + len(f.Transitions), row: pr}
+		args := make([]any, 0, 9*len(f.Transitions))
 		for i, t := range f.Transitions {
-			if _, err := x.exec(`INSERT INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, transitionArgs(f.EventID, f.Expect+1+i, t, x.now)...); err != nil {
-				return result{}, err
-			}
+			args = append(args, transitionArgs(f.EventID, f.Expect+1+i, t, x.now)...)
 		}
-		switch {
-		case f.Pair == nil || async: // no pair, or its async side is there already
-		case !havePair:
-			res.wrote = true
-			res.row.workflow, res.row.createdAt, res.row.async = f.Pair.Workflow, x.now.UnixNano(), data
-			_, err = x.exec(`INSERT INTO outcomes (event_id, epoch, workflow, legacy, async, created_at, complete)
-				VALUES (?, ?, ?, NULL, ?, ?, 0)`, pr.eventID, pr.epoch, f.Pair.Workflow, data, res.row.createdAt)
-		default:
-			res.row.async, res.complete, res.wrote = data, true, true
-			_, err = x.exec(`UPDATE outcomes SET async = ?, complete = 1 WHERE event_id = ? AND epoch = ?`, data, pr.eventID, pr.epoch)
+		q := x.w.multiRow(`INSERT INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker) VALUES `, 9, len(f.Transitions), "")
+		if _, err := x.exec(q, args...); err != nil {
+			return result{}, err
 		}
-		return res, err
+		res := result{version: f.Expect + len(f.Transitions)}
+		if f.Pair == nil {
+			return res, nil
+		}
+		// One statement records the async side: a new pair, or the second
+		// side of one the legacy side started; a pair whose async side is
+		// there already returns no row and is left as it is.
+		pr := pairRow{eventID: f.Pair.EventID, epoch: f.Pair.Epoch}
+		var complete int64
+		ok, err := x.queryRow(`INSERT INTO outcomes (event_id, epoch, workflow, legacy, async, created_at, complete)
+			VALUES (?, ?, ?, NULL, ?, ?, 0)
+			ON CONFLICT (event_id, epoch) DO UPDATE SET async = excluded.async, complete = 1 WHERE outcomes.async IS NULL
+			RETURNING workflow, legacy, created_at, complete`,
+			[]any{pr.eventID, pr.epoch, f.Pair.Workflow, data, x.now.UnixNano()}, &pr.workflow, &pr.legacy, &pr.createdAt, &complete)
+		if err != nil {
+			return result{}, err
+		}
+		res.row, res.wrote, res.complete = pr, ok, ok && complete == 1
+		return res, nil
 	})
 	if err != nil {
 		return cutover.FinishResult{}, fmt.Errorf("embedded: finish %s: %w", keyString(k), err)
 	}
 	out := cutover.FinishResult{Version: res.version, Complete: res.complete}
-	if f.Pair != nil {
-		if res.wrote {
-			res.row.async = nil // the caller's outcome: no need to decode it again
-		}
+	if f.Pair != nil && res.wrote {
 		if out.Pair, err = res.row.decode(); err != nil {
 			return out, fmt.Errorf("embedded: finish %s: %w", keyString(k), err)
 		}
-		if res.wrote {
-			out.Pair.Async = normOutcome(f.Outcome)
-		}
+		out.Pair.Async = normOutcome(f.Outcome)
 	}
 	return out, nil
 }
