@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -38,8 +39,10 @@ func (p *Proxy) serveLegacy(w http.ResponseWriter, rq *request, mirror bool) {
 	done := false
 	defer func() {
 		p.observeLegacy(wf.m, ex)
-		p.log.DebugContext(r.Context(), "proxy: request", "event_id", rq.id, "correlation_id", rq.correlationID(), "workflow", wf.name, "method", r.Method, "path", r.URL.Path,
-			"target", targetLegacy, "status", ex.status, "mirrored", mirror, "duration", time.Since(rq.arrival).String())
+		if p.log.Enabled(r.Context(), slog.LevelDebug) {
+			p.log.DebugContext(r.Context(), "proxy: request", "event_id", rq.id, "correlation_id", rq.correlationID(), "workflow", wf.name, "method", r.Method, "path", r.URL.Path,
+				"target", targetLegacy, "status", ex.status, "mirrored", mirror, "duration", time.Since(rq.arrival).String())
+		}
 		if !done && mirror { // the response was cut off: ReverseProxy panicked
 			p.notMirrored(wf.name, reasonAborted)
 		}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -266,12 +267,14 @@ func (p *Proxy) record(ctx context.Context, it item) {
 	if it.ev != nil {
 		epoch = it.ev.ReplayEpoch
 	}
-	log := p.log.With("event_id", it.id, "workflow", it.wf.name)
+	attrs := []any{"event_id", it.id, "workflow", it.wf.name}
 	if it.ev != nil {
 		// The event's trace and correlation: this line and the
 		// comparison's (when this write completes the pair) carry them.
 		ctx = telemetry.EventContext(ctx, it.ev)
-		log.DebugContext(ctx, "proxy: shadow event published", "legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())
+		if p.log.Enabled(ctx, slog.LevelDebug) {
+			p.log.DebugContext(ctx, "proxy: shadow event published", append(attrs, "legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())...)
+		}
 	}
 	pair, complete, err := p.outcomes.PutOutcome(ctx, it.wf.name, it.id, epoch, cutover.SideLegacy, it.ready)
 	switch {
@@ -279,14 +282,14 @@ func (p *Proxy) record(ctx context.Context, it item) {
 		return // a retried batch: the first write stands
 	case err != nil:
 		p.m.recordErrs.WithLabelValues(it.wf.name).Inc()
-		log.WarnContext(ctx, "proxy: record legacy outcome", "error", err)
+		p.log.WarnContext(ctx, "proxy: record legacy outcome", append(attrs, "error", err)...)
 		return
 	case !complete:
 		return
 	}
 	if err := p.pairs.HandlePair(ctx, pair); err != nil {
 		p.m.recordErrs.WithLabelValues(it.wf.name).Inc()
-		log.WarnContext(ctx, "proxy: compare pair", "error", err)
+		p.log.WarnContext(ctx, "proxy: compare pair", append(attrs, "error", err)...)
 	}
 }
 
