@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/cutover-dev/cutover"
 )
@@ -73,40 +72,19 @@ func (db *DB) Event(ctx context.Context, id string) (*cutover.Event, error) {
 // Events returns the archived events q selects, ordered by id. ReceivedAt
 // is filtered on [Since, Until).
 func (db *DB) Events(ctx context.Context, q cutover.EventQuery) ([]*cutover.Event, error) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
-	if q.Workflow != "" {
-		add("workflow = ?", q.Workflow)
-	}
-	if q.Step != "" {
-		add("step = ?", q.Step)
-	}
-	if q.CorrelationID != "" {
-		add("correlation_id = ?", q.CorrelationID)
-	}
-	if !q.Since.IsZero() {
-		add("received_at >= ?", q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		add("received_at < ?", q.Until.UnixNano())
-	}
+	var f filter
+	f.eq("workflow", q.Workflow)
+	f.eq("step", q.Step)
+	f.eq("correlation_id", q.CorrelationID)
+	f.between("received_at", q.Since, q.Until)
 	if q.AfterID != "" {
-		add("id > ?", q.AfterID)
+		f.add("id > ?", q.AfterID)
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultEventsLimit
 	}
-	sqlText := `SELECT data FROM events`
-	if len(where) > 0 {
-		sqlText += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	sqlText += ` ORDER BY id LIMIT ?`
-	args = append(args, limit)
+	sqlText, args := f.query(`SELECT data FROM events`, "id", limit)
 
 	var evs []*cutover.Event
 	err := db.readRows(ctx, sqlText, args, func(rows *sql.Rows) error {

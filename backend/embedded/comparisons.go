@@ -77,40 +77,21 @@ func (db *DB) Comparison(ctx context.Context, eventID string, epoch int) (*cutov
 // Comparisons returns the comparisons q selects, ordered by event id and
 // epoch. ComparedAt is filtered on [Since, Until).
 func (db *DB) Comparisons(ctx context.Context, q cutover.ComparisonQuery) ([]*cutover.Comparison, error) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
-	if q.Workflow != "" {
-		add("workflow = ?", q.Workflow)
-	}
-	if q.Verdict != "" {
-		add("verdict = ?", string(q.Verdict))
-	}
+	var f filter
+	f.eq("workflow", q.Workflow)
+	f.eq("verdict", string(q.Verdict))
 	if q.Epoch >= 0 {
-		add("epoch = ?", q.Epoch)
+		f.add("epoch = ?", q.Epoch)
 	}
-	if !q.Since.IsZero() {
-		add("compared_at >= ?", q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		add("compared_at < ?", q.Until.UnixNano())
-	}
+	f.between("compared_at", q.Since, q.Until)
 	if q.AfterID != "" {
-		add("event_id > ?", q.AfterID)
+		f.add("event_id > ?", q.AfterID)
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultComparisonsLimit
 	}
-	text := `SELECT data FROM comparisons`
-	if len(where) > 0 {
-		text += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	text += ` ORDER BY event_id, epoch LIMIT ?`
-	args = append(args, limit)
+	text, args := f.query(`SELECT data FROM comparisons`, "event_id, epoch", limit)
 
 	var cs []*cutover.Comparison
 	err := db.readRows(ctx, text, args, func(rows *sql.Rows) error {
