@@ -60,15 +60,25 @@ func (j *job) logStart(ctx context.Context) {
 	j.start = nil
 }
 
+// withStart returns ts preceded by the pending start entry, if any; the
+// caller holds logMu and clears j.start once the write succeeded, so a
+// failed write keeps it for the next one.
+func (j *job) withStart(ts []cutover.Transition) []cutover.Transition {
+	if j.start == nil {
+		return ts
+	}
+	return append([]cutover.Transition{*j.start}, ts...)
+}
+
 // logEnd appends ts after the pending start entry, if any, in one write.
 func (j *job) logEnd(ctx context.Context, stillValid func([]cutover.Transition) bool, ts ...cutover.Transition) error {
 	j.logMu.Lock()
 	defer j.logMu.Unlock()
-	if j.start != nil {
-		ts = append([]cutover.Transition{*j.start}, ts...)
+	err := j.elog.append(ctx, stillValid, j.withStart(ts)...)
+	if err == nil {
 		j.start = nil
 	}
-	return j.elog.append(ctx, stillValid, ts...)
+	return err
 }
 
 // logLatest appends ts wherever the log is now (another attempt may have
@@ -76,11 +86,10 @@ func (j *job) logEnd(ctx context.Context, stillValid func([]cutover.Transition) 
 func (j *job) logLatest(ctx context.Context, ts ...cutover.Transition) error {
 	j.logMu.Lock()
 	defer j.logMu.Unlock()
-	if j.start != nil {
-		ts = append([]cutover.Transition{*j.start}, ts...)
+	_, err := appendLatest(ctx, j.s.w.stores.Transitions, j.ev.ID, j.withStart(ts)...)
+	if err == nil {
 		j.start = nil
 	}
-	_, err := appendLatest(ctx, j.s.w.stores.Transitions, j.ev.ID, ts...)
 	return err
 }
 
@@ -573,10 +582,7 @@ func (j *job) finishAtOnce(ctx context.Context, f cutover.Finisher, out *cutover
 	}
 	for try := 0; ; try++ {
 		j.logMu.Lock()
-		all := ts
-		if j.start != nil {
-			all = append([]cutover.Transition{*j.start}, ts...)
-		}
+		all := j.withStart(ts)
 		res, err := f.Finish(ctx, cutover.Finish{Key: j.key, Epoch: j.epoch, Outcome: out, Pair: pair, EventID: j.ev.ID, Expect: j.elog.version, Transitions: all})
 		if err == nil {
 			j.start = nil
