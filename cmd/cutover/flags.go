@@ -48,7 +48,7 @@ Exit codes: 2 invalid request, 3 refused by the readiness gate.`,
 				return err
 			}
 			defer stores.Close()
-			svc, err := flags.NewService(stores.Flags, cfg, newGate(cfg, stores), flags.ServiceOptions{})
+			svc, err := flags.NewService(stores.Flags, cfg, newReporter(cfg, stores), flags.ServiceOptions{})
 			if err != nil {
 				return err
 			}

@@ -5,16 +5,12 @@ import (
 	"github.com/cutover-dev/cutover/comparator/report"
 )
 
-// newReporter reads reports and readiness gates from the backend.
+// newReporter reads reports and readiness gates from the backend; it is
+// also the gate the flag service checks promotions with.
 func newReporter(cfg *cutover.Config, stores cutover.Stores) *report.Reporter {
 	return report.New(cfg, report.Sources{
 		Comparisons: stores.Comparisons,
 		Flags:       stores.Flags,
 		DLQ:         report.QueueDLQ{Queue: stores.Queue, Config: cfg},
 	})
-}
-
-// newGate is the readiness gate the flag service checks promotions with.
-func newGate(cfg *cutover.Config, stores cutover.Stores) *report.Reporter {
-	return newReporter(cfg, stores)
 }
