@@ -10,6 +10,7 @@ import (
 	"github.com/cutover-dev/cutover"
 	"github.com/cutover-dev/cutover/backend/aws"
 	"github.com/cutover-dev/cutover/backend/embedded"
+	"github.com/cutover-dev/cutover/pipeline"
 )
 
 // backendOptions are what a long-running process passes to its backend.
@@ -39,4 +40,9 @@ func openStores(ctx context.Context, cfg *cutover.Config, opts ...backendOptions
 		return b.Stores(), nil
 	}
 	return cutover.Stores{}, fmt.Errorf("backend.kind %q is not available in this build", cfg.Backend.Kind)
+}
+
+// newPublisher publishes into the backend's queue, archive, logs and blobs.
+func newPublisher(cfg *cutover.Config, st cutover.Stores) *pipeline.Publisher {
+	return pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs})
 }

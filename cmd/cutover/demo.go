@@ -185,7 +185,7 @@ func runDemo(parent context.Context, out, errw io.Writer, o demoOptions) (*demoR
 	// 3. Deploy the fix, replay the mismatches in shadow, watch them match.
 	d.newImpl.SetVersion(orders.NewFixed)
 	d.say("deployed the corrected implementation; replaying the mismatches in shadow")
-	pub := pipeline.NewPublisher(d.cfg, pipeline.PublisherStores{Queue: d.stack.stores.Queue, Archive: d.stack.stores.Archive, Transitions: d.stack.stores.Transitions, Blobs: d.stack.stores.Blobs})
+	pub := newPublisher(d.cfg, d.stack.stores)
 	rp := pipeline.NewReplayer(d.cfg, pipeline.ReplayStores{Queue: d.stack.stores.Queue, Archive: d.stack.stores.Archive, Transitions: d.stack.stores.Transitions, Outcomes: d.stack.stores.Outcomes, Comparisons: d.stack.stores.Comparisons}, pub)
 	res, err := rp.Replay(ctx, pipeline.ReplayRequest{Workflow: demoWorkflow, Verdict: cutover.VerdictMismatch})
 	if err != nil {
@@ -285,7 +285,7 @@ workflows:
 // startWorker runs the worker runtime with the comparator in this process.
 func (d *demo) startWorker(ctx context.Context, log *slog.Logger) (stop func(), err error) {
 	st := d.stack.stores
-	pub := pipeline.NewPublisher(d.cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs})
+	pub := newPublisher(d.cfg, st)
 	w, err := pipeline.New(d.cfg, pipeline.WorkerStores{Queue: st.Queue, Idempotency: st.Idempotency, Transitions: st.Transitions, Outcomes: st.Outcomes, Blobs: st.Blobs},
 		pub, pipeline.Options{Pairs: d.stack.compare, Logger: log})
 	if err != nil {

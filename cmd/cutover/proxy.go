@@ -124,7 +124,7 @@ func newProxyStack(ctx context.Context, cfg *cutover.Config, tokensFile string, 
 	if err != nil {
 		return nil, err
 	}
-	pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: stores.Queue, Archive: stores.Archive, Transitions: stores.Transitions, Blobs: stores.Blobs})
+	pub := newPublisher(cfg, stores)
 	pub.ArchiveCopy = redactors.Event // live events travel whole; what is stored is redacted
 	if s.proxy, err = proxy.New(cfg, proxy.Deps{
 		Decider: snap, Publisher: pub, Outcomes: stores.Outcomes, Pairs: s.compare,

@@ -58,7 +58,7 @@ dead-letter queues. --dry-run lists what would be replayed.`,
 				return err
 			}
 			defer stores.Close()
-			pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: stores.Queue, Archive: stores.Archive, Transitions: stores.Transitions, Blobs: stores.Blobs})
+			pub := newPublisher(cfg, stores)
 			if err := pipeline.EnsureTopology(cmd.Context(), stores.Queue, cfg); err != nil {
 				return err
 			}

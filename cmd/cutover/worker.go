@@ -49,7 +49,7 @@ Serves Prometheus metrics on worker.metrics_listen. Stops gracefully on SIGINT/S
 			if err != nil {
 				return err
 			}
-			pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: stores.Queue, Archive: stores.Archive, Transitions: stores.Transitions, Blobs: stores.Blobs})
+			pub := newPublisher(cfg, stores)
 			w, err := pipeline.New(cfg, pipeline.WorkerStores{
 				Queue: stores.Queue, Idempotency: stores.Idempotency, Transitions: stores.Transitions,
 				Outcomes: stores.Outcomes, Blobs: stores.Blobs,
