@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/freeport"
 )
 
 // proc is a cutover subcommand running as its own process (this test
@@ -90,15 +92,15 @@ func runCutover(t *testing.T, env []string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
+// freeAddr returns a free loopback address for a process the test starts
+// (outside the ephemeral range: see internal/freeport).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick(freeport.ProcsLo, freeport.ProcsHi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(p)
 }
 
 // waitUp waits until url answers HTTP at all.

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/freeport"
 )
 
 // Servers are running local servers.
@@ -180,12 +181,11 @@ func toolsDir() (string, error) {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick(freeport.ServersLo, freeport.ServersHi)
 	if err != nil {
-		return 0, fmt.Errorf("localaws: free port: %w", err)
+		return 0, fmt.Errorf("localaws: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return p, nil
 }
 
 // waitHTTP waits until something answers HTTP at url.
