@@ -55,6 +55,17 @@ func NewEventID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }
 
+// EventIDTime returns the time a UUIDv7 event id (NewEventID) was made
+// at, to the millisecond; ok is false for any other id.
+func EventIDTime(id string) (t time.Time, ok bool) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return time.Time{}, false
+	}
+	sec, nsec := u.Time().UnixTime()
+	return time.Unix(sec, nsec).UTC(), true
+}
+
 // Child derives a new event for step from e: a new id, the same workflow,
 // mode, correlation id, trace context and replay epoch, and e as its cause.
 // key is the child's idempotency key; callers derive it deterministically so

@@ -203,6 +203,10 @@ type Finish struct {
 	EventID     string
 	Expect      int
 	Transitions []Transition
+	// Start, when set, is the event's deferred start (StartDeferrer),
+	// written with this finish unless it is there already; its legacy
+	// side then pairs with Outcome.
+	Start *DeferredStart
 }
 
 // PairRef names one outcome pair.
@@ -218,6 +222,48 @@ type FinishResult struct {
 	Version  int
 	Pair     OutcomePair
 	Complete bool
+}
+
+// Registrar is implemented by archives that record the start of many
+// events with one write each: the archived copy, entry 1 of its log (left
+// as it is if the log has entries) and, when given, the legacy side of its
+// outcome pair (left as it is if recorded). It is optional: the publisher
+// falls back to Archive, StartLogs and PutOutcome, which cost a write each.
+type Registrar interface {
+	// Register returns the pairs that a legacy side it recorded completed
+	// (the async side was there already: a publish retried after the
+	// event ran); whoever completes a pair compares it.
+	Register(ctx context.Context, regs []Registration) ([]OutcomePair, error)
+}
+
+// StartDeferrer is implemented by archives that can archive events without
+// a write per event: each event's start (where it is archived, and the
+// legacy side of its pair) is then written with its first finish
+// (Finish.Start), and its first log entry with its first log write. The
+// publisher uses it for shadow events, whose starts nobody reads before
+// they run; the sweeper finds the ones that never finish in the archive.
+// A backend that implements it implements Finisher too.
+type StartDeferrer interface {
+	// ArchiveDeferred archives the events, with the legacy sides given,
+	// and returns each event's archive reference by id (for Finish.Start).
+	ArchiveDeferred(ctx context.Context, regs []Registration) (map[string]string, error)
+}
+
+// DeferredStart is what an event archived by ArchiveDeferred has not had
+// written yet.
+type DeferredStart struct {
+	Ref    string   // the archive reference ArchiveDeferred returned
+	Legacy *Outcome // the legacy side of the pair, if any
+}
+
+// Registration is the start of one event.
+type Registration struct {
+	Event  *Event     // the copy to archive
+	First  Transition // entry 1 of its log
+	Legacy *Outcome   // optional: the legacy side of the pair of Event.ReplayEpoch
+	// Encoded, when set, is EncodeEvent(Event) (ReceivedAt in UTC): the
+	// publisher encodes each event once, for its message and its archive.
+	Encoded []byte
 }
 
 // EventQuery selects archived events. Zero fields do not filter.

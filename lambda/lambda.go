@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg *cutover.Config, opt Options) (*Function, erro
 		return nil, fmt.Errorf("lambda: %w", err)
 	}
 	st := b.Stores()
-	pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs})
+	pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs, Outcomes: st.Outcomes})
 	w, err := pipeline.New(cfg, pipeline.WorkerStores{Queue: st.Queue, Idempotency: st.Idempotency, Transitions: st.Transitions, Outcomes: st.Outcomes, Blobs: st.Blobs},
 		pub, pipeline.Options{Handlers: opt.Handlers, Pairs: opt.Pairs, Logger: opt.Logger, Registerer: opt.Registerer})
 	if err != nil {

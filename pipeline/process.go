@@ -35,6 +35,10 @@ type job struct {
 	// with the attempt's end, or by a timer if the attempt runs long.
 	logMu sync.Mutex
 	start *cutover.Transition // the start entry, until it is written
+	// pre is the received entry of an event whose start was deferred
+	// (deferred.go), until it is written: it goes before everything else.
+	pre      []cutover.Transition
+	deferred *cutover.DeferredStart
 }
 
 // startLogAfter is how long an attempt runs before its start entry is
@@ -51,23 +55,32 @@ func (j *job) logStart(ctx context.Context) {
 	if j.start == nil {
 		return
 	}
-	if err := j.elog.append(ctx, notFinished, *j.start); err != nil {
+	if err := j.elog.append(ctx, notFinished, j.withStart(nil)...); err != nil {
 		if !errors.Is(err, errMoot) {
 			j.log.Warn("cannot log attempt start", "err", err)
 		}
 		return
 	}
-	j.start = nil
+	j.written()
 }
 
-// withStart returns ts preceded by the pending start entry, if any; the
-// caller holds logMu and clears j.start once the write succeeded, so a
-// failed write keeps it for the next one.
+// written clears the pending entries once a write took them; the caller
+// holds logMu.
+func (j *job) written() { j.start, j.pre = nil, nil }
+
+// withStart returns ts preceded by the pending entries (a deferred
+// received entry, the start entry), if any; the caller holds logMu and
+// calls written once the write succeeded, so a failed write keeps them for
+// the next one.
 func (j *job) withStart(ts []cutover.Transition) []cutover.Transition {
-	if j.start == nil {
+	if j.start == nil && len(j.pre) == 0 {
 		return ts
 	}
-	return append([]cutover.Transition{*j.start}, ts...)
+	all := append([]cutover.Transition(nil), j.pre...)
+	if j.start != nil {
+		all = append(all, *j.start)
+	}
+	return append(all, ts...)
 }
 
 // logEnd appends ts after the pending start entry, if any, in one write.
@@ -76,7 +89,7 @@ func (j *job) logEnd(ctx context.Context, stillValid func([]cutover.Transition) 
 	defer j.logMu.Unlock()
 	err := j.elog.append(ctx, stillValid, j.withStart(ts)...)
 	if err == nil {
-		j.start = nil
+		j.written()
 	}
 	return err
 }
@@ -88,7 +101,7 @@ func (j *job) logLatest(ctx context.Context, ts ...cutover.Transition) error {
 	defer j.logMu.Unlock()
 	_, err := appendLatest(ctx, j.s.w.stores.Transitions, j.ev.ID, j.withStart(ts)...)
 	if err == nil {
-		j.start = nil
+		j.written()
 	}
 	return err
 }
@@ -124,15 +137,29 @@ func (s *stepRunner) process(ctx context.Context, m cutover.Message) bool {
 		sc := span.SpanContext()
 		j.log = j.log.With("trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
 	}
-	if m.ReceiveCount == 1 && ev.ReplayEpoch == 0 {
+	if j.deferred, err = deferredStart(ctx, w.stores.Blobs, m); err != nil {
+		j.log.Error("cannot read the event's deferred start; the delivery will be retried", "err", err)
+		return false
+	}
+	switch {
+	case m.ReceiveCount == 1 && ev.ReplayEpoch == 0 && j.deferred != nil:
+		// A first delivery of an event whose start was deferred: its log
+		// is empty, and its first write starts with the received entry.
+		j.elog = &eventLog{log: w.stores.Transitions, id: ev.ID}
+	case m.ReceiveCount == 1 && ev.ReplayEpoch == 0:
 		// A first delivery: the log holds the publisher's received entry
 		// and nothing else, so it need not be read. Should it hold more (a
 		// message sent twice), the version check of the first append says
 		// so, and the log is read then.
 		j.elog = &eventLog{log: w.stores.Transitions, id: ev.ID, version: 1, history: []cutover.Transition{{Seq: 1, Kind: cutover.TransitionReceived}}}
-	} else if j.elog, err = loadLog(ctx, w.stores.Transitions, ev.ID); err != nil {
-		j.log.Error("cannot read transition log; the delivery will be retried", "err", err)
-		return false
+	default:
+		if j.elog, err = loadLog(ctx, w.stores.Transitions, ev.ID); err != nil {
+			j.log.Error("cannot read transition log; the delivery will be retried", "err", err)
+			return false
+		}
+	}
+	if j.deferred != nil && len(j.elog.history) == 0 {
+		j.pre = []cutover.Transition{receivedEntry(ev, m.SentAt)}
 	}
 	if finished(j.elog.history) {
 		// A leftover delivery of an event already finished (a crash between
@@ -309,6 +336,8 @@ func (j *job) cause(hctx context.Context, err error) error {
 // heartbeat extends the message's visibility and the key's lease before half
 // the visibility timeout has passed, for as long as the attempt runs. A
 // fenced extension means a newer attempt took over: the attempt is cancelled.
+// A timer, not a goroutine, waits for each beat: most attempts end long
+// before the first one. stop waits for a beat under way.
 func (j *job) heartbeat(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	w := j.s.w
 	vis := w.cfg.Worker.Visibility.D()
@@ -316,33 +345,36 @@ func (j *job) heartbeat(ctx context.Context, cancel context.CancelCauseFunc) (st
 	if every <= 0 {
 		every = vis / 3
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := w.stores.Idempotency.ExtendLease(ctx, j.key, j.epoch, vis); err != nil {
-				if errors.Is(err, cutover.ErrFenced) {
-					cancel(errLeaseLost)
-					return
-				}
-				j.log.Warn("lease extension failed", "err", err)
-			}
-			if err := w.stores.Queue.ChangeVisibility(ctx, j.s.queue, j.msg.Receipt, vis); err != nil && ctx.Err() == nil {
-				j.log.Warn("visibility extension failed", "err", err)
-			}
+	var mu sync.Mutex // held by a beat; stopped and t under it
+	stopped := false
+	var t *time.Timer
+	beat := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || ctx.Err() != nil {
+			return
 		}
-	}()
-	return func() { close(done); <-finished }
+		if err := w.stores.Idempotency.ExtendLease(ctx, j.key, j.epoch, vis); err != nil {
+			if errors.Is(err, cutover.ErrFenced) {
+				cancel(errLeaseLost)
+				return
+			}
+			j.log.Warn("lease extension failed", "err", err)
+		}
+		if err := w.stores.Queue.ChangeVisibility(ctx, j.s.queue, j.msg.Receipt, vis); err != nil && ctx.Err() == nil {
+			j.log.Warn("visibility extension failed", "err", err)
+		}
+		t.Reset(every)
+	}
+	mu.Lock()
+	t = time.AfterFunc(every, beat)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // retry schedules the next attempt after a backoff: the message becomes
@@ -447,6 +479,14 @@ func (j *job) putOutcome(ctx context.Context, o *cutover.Outcome) (cutover.Outco
 	w := j.s.w
 	if j.ev.Step != cutover.RespondStep || w.stores.Outcomes == nil || o == nil {
 		return cutover.OutcomePair{}, false, nil
+	}
+	if j.deferred != nil && j.deferred.Legacy != nil {
+		// The legacy side came with the message: it goes first, as it
+		// would have been recorded when the event was published.
+		_, _, err := w.stores.Outcomes.PutOutcome(ctx, j.ev.Workflow, j.ev.ID, j.ev.ReplayEpoch, cutover.SideLegacy, j.deferred.Legacy)
+		if err != nil && !errors.Is(err, cutover.ErrAlreadyRecorded) {
+			return cutover.OutcomePair{}, false, err
+		}
 	}
 	pair, complete, err := w.stores.Outcomes.PutOutcome(ctx, j.ev.Workflow, j.ev.ID, j.ev.ReplayEpoch, cutover.SideAsync, o)
 	if errors.Is(err, cutover.ErrAlreadyRecorded) {
@@ -583,9 +623,9 @@ func (j *job) finishAtOnce(ctx context.Context, f cutover.Finisher, out *cutover
 	for try := 0; ; try++ {
 		j.logMu.Lock()
 		all := j.withStart(ts)
-		res, err := f.Finish(ctx, cutover.Finish{Key: j.key, Epoch: j.epoch, Outcome: out, Pair: pair, EventID: j.ev.ID, Expect: j.elog.version, Transitions: all})
+		res, err := f.Finish(ctx, cutover.Finish{Key: j.key, Epoch: j.epoch, Outcome: out, Pair: pair, EventID: j.ev.ID, Expect: j.elog.version, Transitions: all, Start: j.deferred})
 		if err == nil {
-			j.start = nil
+			j.written()
 			j.elog.version = res.Version
 			j.elog.history = append(j.elog.history, all...)
 			j.logMu.Unlock()
@@ -610,6 +650,9 @@ func (j *job) finishAtOnce(ctx context.Context, f cutover.Finisher, out *cutover
 			}
 			j.logMu.Lock()
 			j.elog.history, j.elog.version = h, len(h)
+			if len(h) > 0 {
+				j.pre = nil // the event's start was written meanwhile
+			}
 			j.logMu.Unlock()
 		default:
 			j.log.Error("cannot record the success; releasing for a retry", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cutover-dev/cutover"
@@ -15,6 +16,9 @@ type PublisherStores struct {
 	Archive     cutover.EventArchive
 	Transitions cutover.TransitionLog
 	Blobs       cutover.BlobStore
+	// Outcomes records legacy sides given to PublishWithLegacy when the
+	// archive cannot record them itself (cutover.Registrar).
+	Outcomes cutover.OutcomeStore
 }
 
 // Publisher puts events into the pipeline: it checks them, moves large bodies
@@ -53,13 +57,38 @@ func (e *PublishError) Unwrap() []error { return []error{e.Err, cutover.ErrNotPu
 // same events again is safe (archive and queue deliveries are deduplicated
 // downstream by idempotency).
 func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
+	_, err := p.publish(ctx, evs, nil)
+	return err
+}
+
+// PublishWithLegacy publishes evs as Publish does and records legacy[i]
+// (when not nil) as the legacy side of evs[i]'s outcome pair: in the same
+// write that starts the event when the backend's archive is a
+// cutover.Registrar, else with one PutOutcome per event once published.
+// It returns the pairs those sides completed, for the caller to compare
+// (an event that ran before its publish was retried), and
+// cutover.ErrAlreadyRecorded is not an error: a retried publish.
+func (p *Publisher) PublishWithLegacy(ctx context.Context, evs []*cutover.Event, legacy []*cutover.Outcome) ([]cutover.OutcomePair, error) {
+	if len(legacy) != len(evs) {
+		return nil, fmt.Errorf("pipeline: publish: %d legacy outcomes for %d events", len(legacy), len(evs))
+	}
+	byID := make(map[string]*cutover.Outcome, len(evs))
+	for i, ev := range evs {
+		if legacy[i] != nil && ev != nil {
+			byID[ev.ID] = legacy[i]
+		}
+	}
+	return p.publish(ctx, evs, byID)
+}
+
+func (p *Publisher) publish(ctx context.Context, evs []*cutover.Event, legacy map[string]*cutover.Outcome) ([]cutover.OutcomePair, error) {
 	if len(evs) == 0 {
-		return nil
+		return nil, nil
 	}
 	all := make([]*cutover.Event, 0, len(evs))
 	for _, ev := range evs {
 		if err := p.check(ev); err != nil {
-			return &PublishError{EventID: ev.ID, Err: err}
+			return nil, &PublishError{EventID: ev.ID, Err: err}
 		}
 		all = append(all, ev)
 		all = append(all, p.fanOut(ev)...)
@@ -67,7 +96,7 @@ func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
 	for i, ev := range all {
 		out, err := p.claimCheck(ctx, ev)
 		if err != nil {
-			return fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
+			return nil, fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
 		}
 		all[i] = out
 	}
@@ -78,31 +107,127 @@ func (p *Publisher) Publish(ctx context.Context, evs ...*cutover.Event) error {
 			archived[i] = p.ArchiveCopy(ev)
 		}
 	}
-	if err := p.stores.Archive.Archive(ctx, archived...); err != nil {
-		return fmt.Errorf("pipeline: publish: archive: %w: %w", cutover.ErrNotPublished, err)
+	// Each event is encoded once: for its message, and for its archive
+	// when the archived copy is the event itself.
+	bodies := make([][]byte, len(all))
+	for i, ev := range all {
+		var err error
+		if bodies[i], err = cutover.EncodeEvent(ev); err != nil {
+			return nil, fmt.Errorf("pipeline: publish: %w: %w", cutover.ErrNotPublished, err)
+		}
 	}
-	if err := p.received(ctx, all); err != nil {
-		return fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
+	regs := make([]cutover.Registration, len(all))
+	for i, ev := range all {
+		regs[i] = cutover.Registration{Event: archived[i], Legacy: legacy[ev.ID]}
+		if archived[i] == ev && ev.ReceivedAt.Location() == time.UTC {
+			regs[i].Encoded = bodies[i]
+		}
+	}
+	var pairs []cutover.OutcomePair
+	var attrs map[string]map[string]string
+	recorded := false
+	if d, ok := p.stores.Archive.(cutover.StartDeferrer); ok && legacy != nil && shadowIntake(evs) {
+		var err error
+		if attrs, err = p.deferStart(ctx, d, all, regs, legacy); err != nil {
+			return nil, err
+		}
+		recorded = true
+	} else {
+		var err error
+		if pairs, recorded, err = p.start(ctx, all, archived, regs); err != nil {
+			return nil, err
+		}
 	}
 	byQueue := map[string][]cutover.OutgoingMessage{}
 	var order []string
-	for _, ev := range all {
-		body, err := cutover.EncodeEvent(ev)
-		if err != nil {
-			return fmt.Errorf("pipeline: publish: %w: %w", cutover.ErrNotPublished, err)
-		}
+	for i, ev := range all {
+		body := bodies[i]
 		q := cutover.QueueName(ev.Workflow, ev.Step)
 		if _, ok := byQueue[q]; !ok {
 			order = append(order, q)
 		}
-		byQueue[q] = append(byQueue[q], cutover.OutgoingMessage{ID: ev.ID, Body: body})
+		byQueue[q] = append(byQueue[q], cutover.OutgoingMessage{ID: ev.ID, Body: body, Attributes: attrs[ev.ID]})
 	}
 	for _, q := range order {
 		if err := p.stores.Queue.Send(ctx, q, byQueue[q]); err != nil {
-			return fmt.Errorf("pipeline: publish: send to %s: %w", q, err)
+			return nil, fmt.Errorf("pipeline: publish: send to %s: %w", q, err)
 		}
 	}
-	return nil
+	if recorded || len(legacy) == 0 {
+		return pairs, nil
+	}
+	return p.recordLegacy(ctx, evs, legacy)
+}
+
+// start archives the events and starts their logs, recording the legacy
+// sides with them when the archive can (cutover.Registrar); recorded says
+// whether it did.
+func (p *Publisher) start(ctx context.Context, all, archived []*cutover.Event, regs []cutover.Registration) (pairs []cutover.OutcomePair, recorded bool, err error) {
+	reg, ok := p.stores.Archive.(cutover.Registrar)
+	if !ok {
+		if err := p.stores.Archive.Archive(ctx, archived...); err != nil {
+			return nil, false, fmt.Errorf("pipeline: publish: archive: %w: %w", cutover.ErrNotPublished, err)
+		}
+		if err := p.received(ctx, all); err != nil {
+			return nil, false, fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
+		}
+		return nil, false, nil
+	}
+	now := p.now().UTC()
+	var replays []*cutover.Event
+	for i, ev := range all {
+		if ev.ReplayEpoch > 0 {
+			replays = append(replays, ev) // its log goes on: see received
+			continue
+		}
+		regs[i].First = cutover.Transition{Kind: cutover.TransitionReceived, At: now, Detail: receivedDetail(ev)}
+	}
+	if pairs, err = reg.Register(ctx, regs); err != nil {
+		return nil, false, fmt.Errorf("pipeline: publish: register: %w: %w", cutover.ErrNotPublished, err)
+	}
+	if err := p.received(ctx, replays); err != nil {
+		return nil, false, fmt.Errorf("%w: %w", cutover.ErrNotPublished, err)
+	}
+	return pairs, true, nil
+}
+
+// recordParallel bounds the PutOutcome calls of one publish.
+const recordParallel = 16
+
+// recordLegacy records legacy sides one PutOutcome each, for archives that
+// cannot record them when they start the events.
+func (p *Publisher) recordLegacy(ctx context.Context, evs []*cutover.Event, legacy map[string]*cutover.Outcome) ([]cutover.OutcomePair, error) {
+	if p.stores.Outcomes == nil {
+		return nil, errors.New("pipeline: publish: legacy outcomes given, but the publisher has no outcome store")
+	}
+	var mu sync.Mutex
+	var pairs []cutover.OutcomePair
+	var errs []error
+	sem := make(chan struct{}, recordParallel)
+	var wg sync.WaitGroup
+	for _, ev := range evs {
+		o := legacy[ev.ID]
+		if o == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			pair, complete, err := p.stores.Outcomes.PutOutcome(ctx, ev.Workflow, ev.ID, ev.ReplayEpoch, cutover.SideLegacy, o)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, cutover.ErrAlreadyRecorded):
+			case err != nil:
+				errs = append(errs, fmt.Errorf("pipeline: publish: legacy outcome: %w", err))
+			case complete:
+				pairs = append(pairs, pair)
+			}
+		}()
+	}
+	wg.Wait()
+	return pairs, errors.Join(errs...)
 }
 
 // received starts each event's log. An event published again (a retried

@@ -21,7 +21,7 @@ func appendLatest(ctx context.Context, log cutover.TransitionLog, eventID string
 		if err != nil {
 			return 0, err
 		}
-		v, err := log.Append(ctx, eventID, len(h), ts...)
+		v, err := log.Append(ctx, eventID, len(h), startedLog(h, ts)...)
 		if !errors.Is(err, cutover.ErrVersionConflict) || try >= maxAppendTries {
 			return v, err
 		}
@@ -64,10 +64,21 @@ func (l *eventLog) append(ctx context.Context, stillValid func([]cutover.Transit
 			return fmt.Errorf("history: %w", err)
 		}
 		l.history, l.version = h, len(h)
+		ts = startedLog(h, ts)
 		if stillValid != nil && !stillValid(h) {
 			return errMoot
 		}
 	}
+}
+
+// startedLog drops a deferred received entry from the front of ts when the
+// log h has entries: someone wrote the event's start meanwhile. Only that
+// entry ever leads a worker's write.
+func startedLog(h, ts []cutover.Transition) []cutover.Transition {
+	if len(h) > 0 && len(ts) > 1 && ts[0].Kind == cutover.TransitionReceived {
+		return ts[1:]
+	}
+	return ts
 }
 
 var errMoot = errors.New("transition no longer applies")

@@ -248,6 +248,34 @@ func TestExpiredLeaseIsFenced(t *testing.T) {
 	}
 }
 
+// Heartbeats keep a long attempt's lease and delivery: it outlives the
+// visibility timeout several times over, and no second attempt starts.
+func TestHeartbeatKeepsLongAttempt(t *testing.T) {
+	e := newEnv(t, strings.Replace(baseConfig("http://127.0.0.1:1", ""), "visibility: 2s", "visibility: 1s", 1))
+	var calls atomic.Int32
+	h := HandlerFunc(func(ctx context.Context, ev *cutover.Event) (*cutover.Outcome, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(3 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &cutover.Outcome{Status: 200}, nil
+	})
+	ev := e.event("orders", "k-long", `{}`)
+	e.publish(ev)
+	e.worker(Options{Handlers: map[StepRef]Handler{{"orders", cutover.RespondStep}: h}})
+	if s := e.waitState(10*time.Second, ev.ID)[ev.ID]; s != cutover.StateSucceeded {
+		t.Fatalf("state %s", s)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("handler called %d times, want once", n)
+	}
+	if hist := e.history(ev.ID); len(hist) != 3 || hist[2].Epoch != 1 {
+		t.Errorf("log %v, want received, started, succeeded at epoch 1", kinds(hist))
+	}
+}
+
 func TestFanOutAndFollowUp(t *testing.T) {
 	e := newEnv(t, baseConfig("http://127.0.0.1:1", `    fan_out: [reserve, notify, audit]
     steps:

@@ -19,6 +19,15 @@ type Publisher interface {
 	Publish(ctx context.Context, evs ...*cutover.Event) error
 }
 
+// LegacyPublisher is a Publisher that also records each shadow event's
+// legacy side as it publishes it (pipeline.Publisher.PublishWithLegacy);
+// the proxy uses it when its Publisher has it, so that a shadow event
+// costs no separate outcome write. It returns the pairs those sides
+// completed (a publish retried after the event ran), for comparing.
+type LegacyPublisher interface {
+	PublishWithLegacy(ctx context.Context, evs []*cutover.Event, legacy []*cutover.Outcome) ([]cutover.OutcomePair, error)
+}
+
 // OutcomeRecorder records one side of an outcome pair
 // (cutover.OutcomeStore.PutOutcome).
 type OutcomeRecorder interface {

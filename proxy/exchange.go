@@ -28,9 +28,18 @@ func exchangeFrom(ctx context.Context) *exchange {
 }
 
 // forward sends r to legacy within proxy.legacy_timeout and streams the
-// answer to w. It panics with http.ErrAbortHandler when a response is cut
-// off mid-body, as ReverseProxy does.
+// answer to w: ordinary requests over the lean path, the rest (protocol
+// switches, 100-continue, streamed or large request bodies, a legacy that
+// is not plain HTTP) through ReverseProxy. It panics with
+// http.ErrAbortHandler when a response is cut off mid-body, as
+// ReverseProxy does.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
+	if p.up != nil && leanable(r) {
+		ex.start = time.Now()
+		defer func() { ex.end = time.Now() }()
+		p.serveLean(w, r, ex)
+		return
+	}
 	ctx, cancel := context.WithTimeoutCause(r.Context(), p.legacyTimeout, errLegacyTimeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, exchangeKey{}, ex)

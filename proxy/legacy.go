@@ -41,7 +41,7 @@ func newTransport(idlePerHost int, legacyTimeout time.Duration) *http.Transport 
 
 // newReverseProxy forwards to target. Hooks find the request's exchange in
 // its context.
-func newReverseProxy(target *url.URL, tr http.RoundTripper, log *slog.Logger) *httputil.ReverseProxy {
+func newReverseProxy(target *url.URL, tr http.RoundTripper, bufs *bufferPool, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -55,7 +55,7 @@ func newReverseProxy(target *url.URL, tr http.RoundTripper, log *slog.Logger) *h
 			pr.SetXForwarded()
 		},
 		Transport:  tr,
-		BufferPool: newBufferPool(),
+		BufferPool: bufs,
 		// No flush per write: ReverseProxy flushes every write of streams
 		// (unknown length, SSE), and modifyResponse marks large responses
 		// as streams. Small answers, the common case, go out in one write
@@ -134,6 +134,14 @@ func classify(ctx context.Context, err error) int {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadGateway
+}
+
+// hostPort is target's address with the scheme's port made explicit.
+func hostPort(target *url.URL) string {
+	if target.Port() != "" {
+		return target.Host
+	}
+	return net.JoinHostPort(target.Hostname(), "80")
 }
 
 // bufferPool recycles the 32 KiB copy buffers of ReverseProxy.

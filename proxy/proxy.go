@@ -23,8 +23,11 @@ type Proxy struct {
 	log          *slog.Logger
 	m            *metrics
 	handler      http.Handler
-	rp           *httputil.ReverseProxy
+	rp           *httputil.ReverseProxy // what the lean path does not take
 	transport    *http.Transport
+	up           *upstream   // the lean path's connections; nil when legacy is not plain HTTP
+	legacyHost   string      // Host of a request that has none
+	bufs         *bufferPool // response copy buffers
 	workflows    []*workflow
 	unmatched    *routeMetrics
 	statusPrefix string
@@ -37,12 +40,14 @@ type Proxy struct {
 
 	decider   Decider
 	publisher Publisher
-	outcomes  OutcomeRecorder
-	pairs     PairHandler
-	pairsR    PairReader
-	history   HistoryReader
-	events    EventReader
-	blobs     BlobReader
+	// legacyPublisher is publisher when it also records legacy sides.
+	legacyPublisher LegacyPublisher
+	outcomes        OutcomeRecorder
+	pairs           PairHandler
+	pairsR          PairReader
+	history         HistoryReader
+	events          EventReader
+	blobs           BlobReader
 
 	in       chan item
 	mu       sync.RWMutex // guards stopping and closed against enqueue and background
@@ -91,11 +96,17 @@ func New(cfg *cutover.Config, deps Deps) (*Proxy, error) {
 		pairsR: deps.OutcomePairs, history: deps.History, events: deps.Events, blobs: deps.Blobs,
 		in: make(chan item, pc.Buffer), bgSlots: make(chan struct{}, maxBackground), done: make(chan struct{}),
 	}
+	p.legacyPublisher, _ = deps.Publisher.(LegacyPublisher)
 	p.stopCtx, p.stopWriters = context.WithCancel(context.Background())
 	p.m = newMetrics(deps.Registerer, func() float64 { return float64(len(p.in)) })
 	p.unmatched = p.m.route(unmatched)
 	p.transport = newTransport(pc.IdleConnsPerHost, p.legacyTimeout)
-	p.rp = newReverseProxy(target, p.transport, log)
+	p.bufs = newBufferPool()
+	p.rp = newReverseProxy(target, p.transport, p.bufs, log)
+	if leanTarget(target) {
+		p.up = newUpstream(hostPort(target), pc.IdleConnsPerHost, min(5*time.Second, p.legacyTimeout))
+		p.legacyHost = target.Host
+	}
 	for i := range cfg.Workflows {
 		wf, err := compileWorkflow(cfg, &cfg.Workflows[i], p.m)
 		if err != nil {
@@ -206,6 +217,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 
 	p.closeBuffer()
 	defer p.transport.CloseIdleConnections()
+	if p.up != nil {
+		defer p.up.closeIdle()
+	}
 	if !p.running.Load() {
 		p.discard()
 		return nil

@@ -64,6 +64,11 @@ func (p *Proxy) notMirrored(workflow, reason string) {
 // flushers, until the buffer is closed and empty or ctx ends. One collector
 // keeps batches full however many flushers there are; when every flusher
 // is busy the buffer fills and drops.
+//
+// After the first item of a batch the collector sleeps out the delay
+// instead of receiving the rest one by one: a request handing over its
+// item then only copies it into the buffer, without waking anyone, and the
+// collector wakes twice per batch rather than once per item.
 func (p *Proxy) writeLoop(ctx context.Context) {
 	batches := make(chan []item)
 	var wg sync.WaitGroup
@@ -92,8 +97,15 @@ func (p *Proxy) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		timer.Reset(p.batchDelay)
 		open := true
+		if len(p.in) < p.batchSize-1 { // not a full batch waiting already
+			timer.Reset(p.batchDelay)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+			}
+		}
 	fill:
 		for len(batch) < p.batchSize {
 			select {
@@ -103,13 +115,10 @@ func (p *Proxy) writeLoop(ctx context.Context) {
 					break fill
 				}
 				batch = append(batch, it)
-			case <-timer.C:
-				break fill
-			case <-ctx.Done():
+			default:
 				break fill
 			}
 		}
-		timer.Stop()
 		select {
 		case batches <- batch:
 		case <-ctx.Done():
@@ -146,11 +155,32 @@ func (p *Proxy) flush(ctx context.Context, batch []item) {
 		}
 		keep = append(keep, it)
 	}
-	failed := p.publish(ctx, evs)
+	withLegacy := p.legacyPublisher != nil
+	legacy := map[string]*cutover.Outcome{}
+	if withLegacy {
+		// The legacy sides go with the events: one write per event (or
+		// none, deferred to the worker) instead of one more per outcome.
+		for _, it := range keep {
+			if it.req != nil && it.ready != nil {
+				legacy[it.id] = it.ready
+			}
+		}
+	}
+	failed, pairs := p.publish(ctx, evs, legacy)
+	if withLegacy && p.log.Enabled(ctx, slog.LevelDebug) {
+		for _, it := range keep {
+			if it.req != nil && it.ready != nil && !failed[it.id] {
+				p.logPublished(ctx, it)
+			}
+		}
+	}
+	for _, pair := range pairs {
+		p.compare(ctx, pair) // a publish retried after the event ran
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, recordParallel)
 	for _, it := range keep {
-		if it.ready == nil || failed[it.id] {
+		if it.ready == nil || failed[it.id] || withLegacy && it.req != nil {
 			continue
 		}
 		wg.Add(1)
@@ -190,14 +220,16 @@ func (p *Proxy) prepare(it *item) bool {
 	return true
 }
 
-// publish hands evs to the Publisher and returns the ids that did not make
-// it. Permanent refusals are isolated by publishing one by one, so one bad
-// event does not sink its batch.
-func (p *Proxy) publish(ctx context.Context, evs []*cutover.Event) map[string]bool {
+// publish hands evs to the Publisher, with their legacy sides when it
+// takes them, and returns the ids that did not make it and the pairs the
+// legacy sides completed. Permanent refusals are isolated by publishing one
+// by one, so one bad event does not sink its batch.
+func (p *Proxy) publish(ctx context.Context, evs []*cutover.Event, legacy map[string]*cutover.Outcome) (map[string]bool, []cutover.OutcomePair) {
 	if len(evs) == 0 {
-		return nil
+		return nil, nil
 	}
-	err := p.publishRetry(ctx, evs)
+	var pairs []cutover.OutcomePair
+	err := p.publishRetry(ctx, evs, legacy, &pairs)
 	failed := map[string]bool{}
 	var be *cutover.BatchError
 	switch {
@@ -208,7 +240,7 @@ func (p *Proxy) publish(ctx context.Context, evs []*cutover.Event) map[string]bo
 		}
 	case permanent(err) && len(evs) > 1:
 		for _, ev := range evs {
-			if err := p.publishRetry(ctx, []*cutover.Event{ev}); err != nil {
+			if err := p.publishRetry(ctx, []*cutover.Event{ev}, legacy, &pairs); err != nil {
 				failed[ev.ID] = true
 			}
 		}
@@ -227,10 +259,12 @@ func (p *Proxy) publish(ctx context.Context, evs []*cutover.Event) map[string]bo
 	if err != nil {
 		p.log.Warn("proxy: publish shadow events", "events", len(evs), "failed", len(failed), "error", err)
 	}
-	return failed
+	return failed, pairs
 }
 
-func (p *Proxy) publishRetry(ctx context.Context, evs []*cutover.Event) error {
+// publishRetry publishes evs, retrying what may be transient; pairs the
+// legacy sides completed are added to *pairs.
+func (p *Proxy) publishRetry(ctx context.Context, evs []*cutover.Event, legacy map[string]*cutover.Outcome, pairs *[]cutover.OutcomePair) error {
 	var err error
 	for try := range publishTries {
 		if try > 0 {
@@ -243,7 +277,17 @@ func (p *Proxy) publishRetry(ctx context.Context, evs []*cutover.Event) error {
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, writeTimeout)
-		err = p.publisher.Publish(cctx, evs...)
+		if p.legacyPublisher != nil {
+			outs := make([]*cutover.Outcome, len(evs))
+			for i, ev := range evs {
+				outs[i] = legacy[ev.ID]
+			}
+			var got []cutover.OutcomePair
+			got, err = p.legacyPublisher.PublishWithLegacy(cctx, evs, outs)
+			*pairs = append(*pairs, got...)
+		} else {
+			err = p.publisher.Publish(cctx, evs...)
+		}
 		cancel()
 		var be *cutover.BatchError
 		if err == nil || permanent(err) || errors.As(err, &be) || ctx.Err() != nil {
@@ -272,9 +316,7 @@ func (p *Proxy) record(ctx context.Context, it item) {
 		// The event's trace and correlation: this line and the
 		// comparison's (when this write completes the pair) carry them.
 		ctx = telemetry.EventContext(ctx, it.ev)
-		if p.log.Enabled(ctx, slog.LevelDebug) {
-			p.log.DebugContext(ctx, "proxy: shadow event published", append(attrs, "legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())...)
-		}
+		p.logPublished(ctx, it)
 	}
 	pair, complete, err := p.outcomes.PutOutcome(ctx, it.wf.name, it.id, epoch, cutover.SideLegacy, it.ready)
 	switch {
@@ -290,6 +332,26 @@ func (p *Proxy) record(ctx context.Context, it item) {
 	if err := p.pairs.HandlePair(ctx, pair); err != nil {
 		p.m.recordErrs.WithLabelValues(it.wf.name).Inc()
 		p.log.WarnContext(ctx, "proxy: compare pair", append(attrs, "error", err)...)
+	}
+}
+
+// logPublished logs a published shadow event with its legacy outcome, in
+// the event's trace and correlation.
+func (p *Proxy) logPublished(ctx context.Context, it item) {
+	ctx = telemetry.EventContext(ctx, it.ev)
+	if p.log.Enabled(ctx, slog.LevelDebug) {
+		p.log.DebugContext(ctx, "proxy: shadow event published", "event_id", it.id, "workflow", it.wf.name,
+			"legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())
+	}
+}
+
+// compare has a pair that a publish completed compared.
+func (p *Proxy) compare(ctx context.Context, pair cutover.OutcomePair) {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if err := p.pairs.HandlePair(ctx, pair); err != nil {
+		p.m.recordErrs.WithLabelValues(pair.Workflow).Inc()
+		p.log.WarnContext(ctx, "proxy: compare pair", "event_id", pair.EventID, "workflow", pair.Workflow, "error", err)
 	}
 }
 

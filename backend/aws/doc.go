@@ -27,21 +27,39 @@
 //
 // # State (DynamoDB, one table)
 //
-// One table with string keys pk and sk, two overloaded global secondary
-// indexes (gsi1, gsi2) and a TTL attribute "ttl"; every read the store
-// interfaces need is a GetItem, BatchGetItem or Query, never a Scan:
+// One table with string keys pk and sk, one overloaded global secondary
+// index (gsi1) and a TTL attribute "ttl"; every read the store interfaces
+// need is a GetItem, BatchGetItem or Query, never a Scan:
 //
-//	entity              pk                  sk                        gsi1 (pk / sk)              gsi2 (pk / sk)
+//	entity              pk                  sk                        gsi1 (pk / sk)
 //	idempotency record  I#wf#step#key       I
-//	transition log      E#event             L (and L#base chunks)
-//	archive index       E#event             A                         EW#wf / event               EC#correlation / event
-//	outcome pair        E#event             O#epoch                   U#shard / created#event#ep  (only while one-sided)
+//	event item          E#event             L (and L#base log chunks)
+//	object index        AX#day              written-at#token
+//	pair manifest       U#shard             created#token
 //	comparison          E#event             C#epoch                   CW#wf / event#epoch
 //	aggregate counters  G#wf#shard          minute#epoch#C|P#path|F#fp
 //	aggregate exemplars G#wf#x              minute#epoch#R|E#path|G#fp
 //	flag                F                   wf
 //	flag history        FH#wf               version
-//	workflow registry   R                   E|C|G#wf
+//	workflow registry   R                   C|G#wf
+//
+// The event item holds everything about one event: where it is archived,
+// its transition log, its outcome pairs (one per epoch) and the completion
+// of the idempotency scopes it held (eventitem.go). So each step of an
+// event's life is one single-item write: the start (Registrar), the claim
+// (on the idempotency record, which names the holding event), and the
+// finish (cutover.Finisher: completion, async side and log at once). A
+// shadow event published with its start deferred (cutover.StartDeferrer)
+// has no write of its own before it runs: its legacy side and archive
+// reference travel in its message and land with its finish. That is two
+// write units per shadow event in steady state, plus a share of one object
+// index item per archive object; bench/README.md has the figures.
+//
+// Pairs whose first side is written on its own (not with a finish) are
+// named in a manifest first, and pairs of deferred events are found through
+// the object index; that is how Unpaired finds one-sided pairs without an
+// index entry written and deleted per pair (unpaired.go,
+// unpaireddeferred.go).
 //
 // Conditional writes carry a random token, so that a write retried after
 // its response was lost (the SDK retries 5xx answers) recognises itself in
@@ -54,10 +72,12 @@
 // # Objects (S3)
 //
 // Archived events are buffered and written as JSON-lines objects under
-// events/ (Options.ArchiveMaxEvents, Options.ArchiveMaxDelay), and each
-// event gets a small index item pointing at its byte range; Archive returns
-// once its events are durable. Claim-check blobs live under blobs/ named by
-// their SHA-256 and are never deleted by cutover.
+// events/ (Options.ArchiveMaxEvents, Options.ArchiveMaxDelay); a deferred
+// event's legacy side is the line after its own. Each object gets one
+// object index item (its workflows, id and time ranges, and a Bloom filter
+// of its correlation ids), which Events queries; Archive returns once its
+// events are durable. Claim-check blobs live under blobs/ named by their
+// SHA-256 and are never deleted by cutover.
 //
 // # Accounting
 //

@@ -33,7 +33,8 @@ type Table struct {
 	regMu      sync.Mutex
 	registered map[string]bool // registry entries written by this process
 
-	aggs aggCache
+	aggs  aggCache
+	sweep sweepState
 }
 
 // Key and index attribute names.
@@ -42,12 +43,9 @@ const (
 	attrSK     = "sk"
 	attrG1PK   = "gsi1pk"
 	attrG1SK   = "gsi1sk"
-	attrG2PK   = "gsi2pk"
-	attrG2SK   = "gsi2sk"
 	attrTTL    = "ttl"
 	attrToken  = "tok"
 	indexGSI1  = "gsi1"
-	indexGSI2  = "gsi2"
 	batchGetN  = 100 // BatchGetItem limit
 	queryPage  = 1000
 	defaultMax = 1000 // default Limit of the list calls
@@ -276,6 +274,12 @@ func (t *Table) query(ctx context.Context, in *dynamodb.QueryInput, each func(it
 // batchGet reads items by key with strongly consistent reads, retrying
 // unprocessed keys; the result is keyed by pk+"\x00"+sk.
 func (t *Table) batchGet(ctx context.Context, keys []item) (map[string]item, error) {
+	return t.batchGetRead(ctx, keys, true)
+}
+
+// batchGetRead is batchGet with a choice of read: an eventually consistent
+// one costs half.
+func (t *Table) batchGetRead(ctx context.Context, keys []item, consistent bool) (map[string]item, error) {
 	got := make(map[string]item, len(keys))
 	for start := 0; start < len(keys); start += batchGetN {
 		todo := keys[start:min(start+batchGetN, len(keys))]
@@ -285,7 +289,7 @@ func (t *Table) batchGet(ctx context.Context, keys []item) (map[string]item, err
 				ks[i] = k
 			}
 			out, err := t.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{t.name: {Keys: ks, ConsistentRead: ptr(true)}},
+				RequestItems: map[string]types.KeysAndAttributes{t.name: {Keys: ks, ConsistentRead: ptr(consistent)}},
 			})
 			if err != nil {
 				return nil, classified(err)
@@ -311,7 +315,6 @@ func (t *Table) batchGet(ctx context.Context, keys []item) (map[string]item, err
 // Registry kinds: which workflows have archived events, comparisons and
 // aggregates, so that a query over all workflows is a Query per workflow.
 const (
-	regEvents      = "E"
 	regComparisons = "C"
 	regAggregates  = "G"
 	pkRegistry     = "R"

@@ -71,7 +71,7 @@ func (b *Backend) Init(ctx context.Context, cfg *cutover.Config, dryRun bool, ou
 	if err != nil {
 		return fmt.Errorf("aws: init: table %s: %w", b.cfg.Table, err)
 	}
-	if err := say("table  %s: %s (keys pk/sk, indexes %s and %s, TTL on %q, on-demand)", b.cfg.Table, state, indexGSI1, indexGSI2, attrTTL); err != nil {
+	if err := say("table  %s: %s (keys pk/sk, index %s, TTL on %q, on-demand)", b.cfg.Table, state, indexGSI1, attrTTL); err != nil {
 		return err
 	}
 	state, err = b.initBucket(ctx, dryRun)
@@ -100,23 +100,19 @@ func tableSpec(name string) *dynamodb.CreateTableInput {
 	keys := func(pk, sk string) []ddbtypes.KeySchemaElement {
 		return []ddbtypes.KeySchemaElement{{AttributeName: ptr(pk), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: ptr(sk), KeyType: ddbtypes.KeyTypeRange}}
 	}
-	// Indexes carry what the queries filter on and what the archive needs
-	// to fetch events; the records themselves are read from the table.
+	// The one index lists comparisons by workflow and carries what their
+	// queries filter on; the comparisons themselves are read from the table.
 	return &dynamodb.CreateTableInput{
 		TableName:   ptr(name),
 		BillingMode: ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
-			s(attrPK), s(attrSK), s(attrG1PK), s(attrG1SK), s(attrG2PK), s(attrG2SK),
+			s(attrPK), s(attrSK), s(attrG1PK), s(attrG1SK),
 		},
 		KeySchema: keys(attrPK, attrSK),
 		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{
 			{IndexName: ptr(indexGSI1), KeySchema: keys(attrG1PK, attrG1SK), Projection: &ddbtypes.Projection{
 				ProjectionType:   ddbtypes.ProjectionTypeInclude,
-				NonKeyAttributes: []string{attrWorkflow, attrStep, attrReceived, attrObject, attrOffset, attrLength, attrVerdict, attrEpoch, attrCompared},
-			}},
-			{IndexName: ptr(indexGSI2), KeySchema: keys(attrG2PK, attrG2SK), Projection: &ddbtypes.Projection{
-				ProjectionType:   ddbtypes.ProjectionTypeInclude,
-				NonKeyAttributes: []string{attrWorkflow, attrStep, attrReceived, attrObject, attrOffset, attrLength},
+				NonKeyAttributes: []string{attrWorkflow, attrVerdict, attrEpoch, attrCompared},
 			}},
 		},
 	}
@@ -152,7 +148,7 @@ func (b *Backend) initTable(ctx context.Context, dryRun bool) (string, error) {
 	for _, g := range desc.Table.GlobalSecondaryIndexes {
 		have[deref(g.IndexName)] = true
 	}
-	for _, want := range []string{indexGSI1, indexGSI2} {
+	for _, want := range []string{indexGSI1} {
 		if !have[want] {
 			return "", fmt.Errorf("the table exists without the index %s that cutover needs; use another table name, or add the index (keys %s/%s)", want, want+"pk", want+"sk")
 		}

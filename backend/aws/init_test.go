@@ -70,7 +70,7 @@ func wantInit(cfg *cutover.Config, state string) []string {
 		"queue  " + q("orders--notify") + ": " + withRedrive + " (dead-letter " + q("orders--notify--dlq") + " after 15 receives)",
 		"queue  " + q("refunds--respond--dlq") + ": " + state,
 		"queue  " + q("refunds--respond") + ": " + withRedrive + " (dead-letter " + q("refunds--respond--dlq") + " after 15 receives)",
-		"table  " + b.Table + ": " + state + ` (keys pk/sk, indexes gsi1 and gsi2, TTL on "ttl", on-demand)`,
+		"table  " + b.Table + ": " + state + ` (keys pk/sk, index gsi1, TTL on "ttl", on-demand)`,
 		"bucket " + b.Bucket + ": " + state,
 	}
 }

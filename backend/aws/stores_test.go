@@ -77,12 +77,12 @@ func TestLargeValuesGoToS3(t *testing.T) {
 	if diff := cmp.Diff(big, rec.Outcome); diff != "" {
 		t.Errorf("stored outcome (-want +got):\n%s", diff)
 	}
-	it, err := tb.get(ctx, idemPK(k), skIdem)
+	it, err := tb.get(ctx, eventPK("e"), skLog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it.has(attrOut) || !strings.HasPrefix(it.s(attrOutRef), "sha256:") {
-		t.Errorf("the record holds %v inline and ref %q; want the outcome in S3", it.has(attrOut), it.s(attrOutRef))
+	if sc := scopeOf(k); it.has(sc.out) || !strings.HasPrefix(it.s(sc.ref), "sha256:") {
+		t.Errorf("the event item holds %v inline and ref %q; want the outcome in S3", it.has(sc.out), it.s(sc.ref))
 	}
 
 	id := cutover.NewEventID()

@@ -72,18 +72,9 @@ func (t *Table) append(ctx context.Context, eventID string, expect int, ts []cut
 		}
 		return cur, err
 	}
-	entries := make([]string, len(ts))
-	for i, tr := range ts {
-		at := tr.At
-		if at.IsZero() {
-			at = now
-		}
-		data, err := marshal(wireTransition{Kind: string(tr.Kind), At: at.UnixNano(), Attempt: tr.Attempt, Epoch: tr.Epoch,
-			Delay: int64(tr.Delay), Detail: tr.Detail, Worker: tr.Worker})
-		if err != nil {
-			return 0, err
-		}
-		entries[i] = string(data)
+	entries, err := logEntries(ts, now)
+	if err != nil {
+		return 0, err
 	}
 	next := expect + len(ts)
 	tok := newToken()
@@ -92,7 +83,7 @@ func (t *Table) append(ctx context.Context, eventID string, expect int, ts []cut
 	if expect > 0 {
 		cond = e.n(attrVersion) + " = " + e.v(avN(int64(expect)))
 	}
-	_, err := t.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = t.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &t.name, Key: key(eventPK(eventID), skLog),
 		UpdateExpression: ptr("SET " + e.n(attrVersion) + " = " + e.v(avN(int64(next))) +
 			", " + e.n(attrLog) + " = list_append(if_not_exists(" + e.n(attrLog) + ", " + e.v(avL()) + "), " + e.v(avL(entries...)) + ")" +

@@ -58,7 +58,7 @@ func Run(t *testing.T, newStores func(t *testing.T) cutover.Stores) {
 			}
 		})
 	}
-	for _, g := range []struct {
+	groups := []struct {
 		name string
 		run  func(*testing.T, cutover.Stores)
 	}{
@@ -66,12 +66,27 @@ func Run(t *testing.T, newStores func(t *testing.T) cutover.Stores) {
 		{"Idempotency", testIdempotency},
 		{"Transitions", testTransitions},
 		{"StartLogs", testStartLogs},
+		{"Finish", testFinish},
 		{"Archive", testArchive},
 		{"Outcomes", testOutcomes},
 		{"Comparisons", testComparisons},
 		{"Blobs", testBlobs},
 		{"Flags", testFlags},
-	} {
+	}
+	// Optional capabilities are checked where a backend has them.
+	if _, ok := s.Archive.(cutover.Registrar); ok {
+		groups = append(groups, struct {
+			name string
+			run  func(*testing.T, cutover.Stores)
+		}{"Register", testRegister})
+	}
+	if _, ok := s.Archive.(cutover.StartDeferrer); ok {
+		groups = append(groups, struct {
+			name string
+			run  func(*testing.T, cutover.Stores)
+		}{"Deferred", testDeferred})
+	}
+	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			g.run(t, s)

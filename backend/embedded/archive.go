@@ -38,7 +38,7 @@ func (db *DB) Archive(ctx context.Context, evs ...*cutover.Event) error {
 	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
 		for start := 0; start < len(evs); start += archiveChunk {
 			n := min(archiveChunk, len(evs)-start)
-			q := x.w.multiRow(`INSERT INTO events (id, workflow, step, correlation_id, received_at, data) VALUES `, 6, n,
+			q := x.w.multiRow(`INSERT OR FAIL INTO events (id, workflow, step, correlation_id, received_at, data) VALUES `, 6, n,
 				` ON CONFLICT (id) DO NOTHING`)
 			if _, err := x.exec(q, args[6*start:6*(start+n)]...); err != nil {
 				return struct{}{}, err

@@ -63,7 +63,7 @@ func (db *DB) Claim(ctx context.Context, req cutover.ClaimRequest) (cutover.Clai
 		now := x.now.UnixNano()
 		until := now + int64(req.Lease)
 		// A new key is the common case: one statement.
-		n, err := x.exec(`INSERT INTO idempotency (workflow, step, key, `+idemCols+`) VALUES (?, ?, ?, ?, ?, 1, 0, ?, NULL, ?)
+		n, err := x.exec(`INSERT OR FAIL INTO idempotency (workflow, step, key, `+idemCols+`) VALUES (?, ?, ?, ?, ?, 1, 0, ?, NULL, ?)
 			ON CONFLICT DO NOTHING`, k.Workflow, k.Step, k.Key, req.PayloadHash, req.EventID, until, now)
 		if err != nil || n == 1 {
 			return claimResult{claim: cutover.Claim{State: cutover.ClaimAcquired, Epoch: 1, EventID: req.EventID, LeaseUntil: fromNanos(until)}}, err
@@ -85,7 +85,7 @@ func (db *DB) Claim(ctx context.Context, req cutover.ClaimRequest) (cutover.Clai
 		}
 		// The lease expired or was released: take over with the next epoch,
 		// which fences the previous holder.
-		_, err = x.exec(`UPDATE idempotency SET epoch = ?, event_id = ?, lease_until = ?, updated_at = ?
+		_, err = x.exec(`UPDATE OR FAIL idempotency SET epoch = ?, event_id = ?, lease_until = ?, updated_at = ?
 			WHERE workflow = ? AND step = ? AND key = ?`,
 			r.epoch+1, req.EventID, until, now, k.Workflow, k.Step, k.Key)
 		return claimResult{claim: cutover.Claim{State: cutover.ClaimAcquired, Epoch: r.epoch + 1, EventID: req.EventID, LeaseUntil: fromNanos(until)}}, err
@@ -110,6 +110,13 @@ func (x *wtx) held(k cutover.IdempotencyKey, epoch int64, onCompleted error, upd
 	if err != nil || n == 1 {
 		return err
 	}
+	return x.notHeld(k, epoch, onCompleted)
+}
+
+// notHeld reads the key's row after an update of it changed nothing, and
+// says why: a refusal, nil for a completed key with onCompleted nil, or an
+// error if epoch does hold the key.
+func (x *wtx) notHeld(k cutover.IdempotencyKey, epoch int64, onCompleted error) error {
 	r, ok, err := x.idem(k)
 	switch {
 	case err != nil:
@@ -136,7 +143,7 @@ func (db *DB) ExtendLease(ctx context.Context, k cutover.IdempotencyKey, epoch i
 	}
 	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
 		now := x.now.UnixNano()
-		return struct{}{}, x.held(k, epoch, nil, `UPDATE idempotency SET lease_until = ?, updated_at = ?`+whereHeld, now+int64(lease), now)
+		return struct{}{}, x.held(k, epoch, nil, `UPDATE OR FAIL idempotency SET lease_until = ?, updated_at = ?`+whereHeld, now+int64(lease), now)
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: extend lease %s: %w", keyString(k), err)
@@ -156,7 +163,7 @@ func (db *DB) Complete(ctx context.Context, k cutover.IdempotencyKey, epoch int6
 	}
 	_, err = write(ctx, db, func(x *wtx) (struct{}, error) {
 		return struct{}{}, x.held(k, epoch, cutover.ErrAlreadyRecorded,
-			`UPDATE idempotency SET completed = 1, outcome = ?, lease_until = 0, updated_at = ?`+whereHeld, data, x.now.UnixNano())
+			`UPDATE OR FAIL idempotency SET completed = 1, outcome = ?, lease_until = 0, updated_at = ?`+whereHeld, data, x.now.UnixNano())
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: complete %s: %w", keyString(k), err)
@@ -168,7 +175,7 @@ func (db *DB) Complete(ctx context.Context, k cutover.IdempotencyKey, epoch int6
 // the next epoch. Releasing a completed key is a no-op.
 func (db *DB) Release(ctx context.Context, k cutover.IdempotencyKey, epoch int64) error {
 	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
-		return struct{}{}, x.held(k, epoch, nil, `UPDATE idempotency SET lease_until = 0, updated_at = ?`+whereHeld, x.now.UnixNano())
+		return struct{}{}, x.held(k, epoch, nil, `UPDATE OR FAIL idempotency SET lease_until = 0, updated_at = ?`+whereHeld, x.now.UnixNano())
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: release %s: %w", keyString(k), err)

@@ -71,7 +71,7 @@ func (db *DB) PutOutcome(ctx context.Context, workflow, eventID string, epoch in
 		}
 		if !ok { // the first side creates the pair
 			r.workflow, r.createdAt, *mine = workflow, x.now.UnixNano(), data
-			_, err := x.exec(`INSERT INTO outcomes (event_id, epoch, workflow, legacy, async, created_at, complete)
+			_, err := x.exec(`INSERT OR FAIL INTO outcomes (event_id, epoch, workflow, legacy, async, created_at, complete)
 				VALUES (?, ?, ?, ?, ?, ?, 0)`, eventID, epoch, workflow, r.legacy, r.async, r.createdAt)
 			return putResult{row: r}, err
 		}

@@ -25,10 +25,20 @@ type queueSpec struct {
 	maxReceive int
 }
 
-// spec reads a queue's spec in the write transaction.
+// spec reads a queue's spec in the write transaction, once per transaction
+// (the receives of a batch share it; EnsureQueue forgets it).
 func (x *wtx) spec(queue string) (queueSpec, bool, error) {
+	if s, ok := x.specs[queue]; ok {
+		return s, true, nil
+	}
 	var s queueSpec
 	ok, err := x.queryRow(`SELECT dead_letter, max_receive FROM queues WHERE name = ?`, []any{queue}, &s.deadLetter, &s.maxReceive)
+	if ok && err == nil {
+		if x.specs == nil {
+			x.specs = map[string]queueSpec{}
+		}
+		x.specs[queue] = s
+	}
 	return s, ok, err
 }
 
@@ -74,6 +84,7 @@ func (db *DB) EnsureQueue(ctx context.Context, spec cutover.QueueSpec) error {
 		return fmt.Errorf("embedded: ensure queue %s: MaxReceiveCount %d is negative", spec.Name, spec.MaxReceiveCount)
 	}
 	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
+		clear(x.specs)
 		now := x.now.UnixNano()
 		if spec.DeadLetter != "" {
 			if _, err := x.exec(`INSERT INTO queues (name, dead_letter, max_receive, created_at) VALUES (?, '', 0, ?)
@@ -140,7 +151,7 @@ func (db *DB) Send(ctx context.Context, queue string, msgs []cutover.OutgoingMes
 				for _, r := range chunk {
 					args = append(args, queue, r.id, r.body, r.attrs, now, now+r.delay)
 				}
-				if _, err := x.exec(x.w.multiRow(`INSERT INTO messages (queue, id, body, attrs, sent_at, visible_at) VALUES `, 6, len(chunk), ""), args...); err != nil {
+				if _, err := x.exec(x.w.multiRow(`INSERT OR FAIL INTO messages (queue, id, body, attrs, sent_at, visible_at) VALUES `, 6, len(chunk), ""), args...); err != nil {
 					return struct{}{}, err
 				}
 			}
@@ -163,23 +174,32 @@ func (db *DB) Delete(ctx context.Context, queue string, receipts []string) error
 	if len(receipts) == 0 {
 		return nil
 	}
-	type key struct{ seq, token int64 }
-	keys := make([]key, len(receipts))
+	keys := make([]receiptKey, len(receipts))
 	for i, r := range receipts {
 		seq, token, err := parseReceipt(r)
 		if err != nil {
 			return fmt.Errorf("embedded: delete %s: %w", queue, err)
 		}
-		keys[i] = key{seq, token}
+		keys[i] = receiptKey{seq, token}
 	}
 	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
 		if err := x.requireQueue(queue); err != nil {
 			return struct{}{}, err
 		}
-		for _, k := range keys {
-			if _, err := x.exec(`DELETE FROM messages WHERE seq = ? AND receipt = ? AND queue = ?`, k.seq, k.token, queue); err != nil {
+		for len(keys) > 0 {
+			n := deleteRun(keys, deleteChunk)
+			args := make([]any, 0, 1+3*n)
+			args = append(args, queue)
+			for _, k := range keys[:n] {
+				args = append(args, k.seq)
+			}
+			for _, k := range keys[:n] {
+				args = append(args, k.seq, k.token)
+			}
+			if _, err := x.exec(x.w.deleteSQL(n), args...); err != nil {
 				return struct{}{}, err
 			}
+			keys = keys[n:]
 		}
 		return struct{}{}, nil
 	})

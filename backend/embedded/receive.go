@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/cutover-dev/cutover"
@@ -76,15 +77,18 @@ func (db *DB) waitVisible(ctx context.Context, queue string, woken <-chan struct
 	}
 }
 
-// Messages that a receive would pick but that were received max_receive
-// times already move to the dead-letter queue first, up to max at a time.
-const redriveSQL = `UPDATE messages SET queue = ?1, visible_at = ?2, receive_count = 0, receipt = 0
-	WHERE seq IN (SELECT seq FROM messages WHERE queue = ?3 AND visible_at <= ?2 ORDER BY visible_at LIMIT ?4)
-	AND receive_count >= ?5`
-
-const receiveSQL = `UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = random()
-	WHERE seq IN (SELECT seq FROM messages WHERE queue = ?2 AND visible_at <= ?3 ORDER BY visible_at LIMIT ?4)
+// receiveSQL hides up to n visible messages and returns them. n is part of
+// the text, not a parameter: SQLite plans a LIMIT from its bound value, so a
+// bound LIMIT would recompile the statement every time its value changed.
+func receiveSQL(n int) string {
+	return `UPDATE OR FAIL messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = random()
+	WHERE seq IN (SELECT seq FROM messages WHERE queue = ?2 AND visible_at <= ?3 ORDER BY visible_at LIMIT ` + strconv.Itoa(n) + `)
 	RETURNING seq, id, body, attrs, sent_at, receive_count, receipt`
+}
+
+// redriveSQL moves one message to the dead-letter queue, where it starts
+// over, visible at once.
+const redriveSQL = `UPDATE OR FAIL messages SET queue = ?1, visible_at = ?2, receive_count = 0, receipt = 0 WHERE seq = ?3`
 
 // received is a delivery as the writer hands it out; the caller decodes the
 // attributes, off the writer's goroutine.
@@ -103,31 +107,43 @@ func (db *DB) receiveOnce(ctx context.Context, queue string, max int, vis time.D
 		if !ok {
 			return nil, noQueue(queue)
 		}
+		redrive := spec.deadLetter != "" && spec.maxReceive > 0
 		now := x.now.UnixNano()
-		if spec.deadLetter != "" && spec.maxReceive > 0 {
-			for {
-				n, err := x.exec(redriveSQL, spec.deadLetter, now, queue, max, spec.maxReceive)
-				if err != nil {
-					return nil, err
+		var gots []received
+		// Messages received max_receive times already go to the
+		// dead-letter queue instead, and the receive takes the next ones.
+		// Receiving first and moving the few that went over costs one
+		// statement in the common case, where none did.
+		for len(gots) < max {
+			var over []int64
+			err := x.query(receiveSQL(max-len(gots)), []any{now + int64(vis), queue, now}, func(vals []driver.Value) error {
+				var g received
+				var sent, receipt int64
+				if err := scan(vals, &g.seq, &g.m.ID, &g.m.Body, &g.attrs, &sent, &g.m.ReceiveCount, &receipt); err != nil {
+					return err
 				}
-				if n == 0 {
-					break
+				if redrive && g.m.ReceiveCount > spec.maxReceive {
+					over = append(over, g.seq)
+					return nil
+				}
+				g.m.SentAt = fromNanos(sent)
+				g.m.Receipt = formatReceipt(g.seq, receipt)
+				gots = append(gots, g)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if len(over) == 0 {
+				break
+			}
+			for _, seq := range over {
+				if _, err := x.exec(redriveSQL, spec.deadLetter, now, seq); err != nil {
+					return nil, err
 				}
 			}
 		}
-		var gots []received
-		err = x.query(receiveSQL, []any{now + int64(vis), queue, now, max}, func(vals []driver.Value) error {
-			var g received
-			var sent, receipt int64
-			if err := scan(vals, &g.seq, &g.m.ID, &g.m.Body, &g.attrs, &sent, &g.m.ReceiveCount, &receipt); err != nil {
-				return err
-			}
-			g.m.SentAt = fromNanos(sent)
-			g.m.Receipt = formatReceipt(g.seq, receipt)
-			gots = append(gots, g)
-			return nil
-		})
-		return gots, err
+		return gots, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: receive %s: %w", queue, err)

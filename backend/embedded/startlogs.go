@@ -26,7 +26,7 @@ func (db *DB) StartLogs(ctx context.Context, first []cutover.LogStart) error {
 			for _, f := range chunk {
 				args = append(args, transitionArgs(f.EventID, 1, f.Transition, x.now)...)
 			}
-			q := x.w.multiRow(`INSERT INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker) VALUES `, 9, len(chunk), ` ON CONFLICT DO NOTHING`)
+			q := x.w.multiRow(`INSERT OR FAIL INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker) VALUES `, 9, len(chunk), ` ON CONFLICT DO NOTHING`)
 			if _, err := x.exec(q, args...); err != nil {
 				return struct{}{}, err
 			}

@@ -36,7 +36,7 @@ func (db *DB) Append(ctx context.Context, eventID string, expect int, ts ...cuto
 				return 0, err
 			}
 		}
-		n, err := x.exec(`INSERT INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker)
+		n, err := x.exec(`INSERT OR FAIL INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, first...)
 		if err != nil {
 			return 0, err
@@ -55,7 +55,7 @@ func (db *DB) Append(ctx context.Context, eventID string, expect int, ts ...cuto
 			for i, t := range chunk {
 				args = append(args, transitionArgs(eventID, expect+2+start+i, t, x.now)...)
 			}
-			q := x.w.multiRow(`INSERT INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker) VALUES `, 9, len(chunk), "")
+			q := x.w.multiRow(`INSERT OR FAIL INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker) VALUES `, 9, len(chunk), "")
 			if _, err := x.exec(q, args...); err != nil {
 				return 0, err
 			}

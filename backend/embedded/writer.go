@@ -25,6 +25,12 @@ type op struct {
 	done chan struct{}
 }
 
+// Statements of frequent ops say OR FAIL. A failed statement leaves its
+// earlier changes in place instead of undoing them, so SQLite keeps no
+// statement journal (a copy of every page a multi-row statement touches):
+// every statement error fails its op, and the writer rolls back the whole
+// transaction then, so a statement never needs undoing on its own.
+
 // refusal marks an op's error as a clean refusal: the op checked a
 // condition and wrote nothing, so its batch goes on. Any other error from an
 // op is unexpected and makes the writer retry the batch one op at a time.
@@ -305,6 +311,8 @@ type wtx struct {
 	// aggs holds the aggregates changed in this transaction; they are
 	// written once, just before commit.
 	aggs map[aggKey]*aggEntry
+	// specs holds the queue specs read in this transaction.
+	specs map[string]queueSpec
 }
 
 // write submits fn to the writer and waits for its answer. If ctx ends

@@ -2,16 +2,20 @@
 // legacy service and against nginx with its mirror directive, all in one run
 // on this machine, with wrk:
 //
-//	go run ./bench/proxybench [-duration 10s] [-connections 64] [-rate 500]
+//	go run ./bench/proxybench [-duration 10s] [-connections 64] [-rate 500] [-rounds 1] [-profile DIR]
 //
 // It needs wrk and nginx (Debian: apt-get install wrk nginx-light). For each
-// target it runs wrk at full speed (throughput, latency) and at a fixed rate
-// below saturation (added latency), and prints a table with every figure as
-// a ratio against the direct run of the same invocation, since the machine
-// is shared and noisy.
+// target it runs wrk at full speed (throughput, latency, CPU the server used
+// per request) and at a fixed rate below saturation (added latency), and
+// prints a table with every figure as a ratio against the direct run of the
+// same invocation, since the machine is shared and noisy. With -rounds N the
+// fixed-rate runs go round-robin over the targets N times and the median
+// counts; -profile writes a CPU profile of each cutover target's full-speed
+// run.
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -23,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +39,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "wrk duration per run")
 	conns := flag.Int("connections", 64, "wrk connections at full speed")
 	rate := flag.Int("rate", 500, "requests per second of the fixed-rate runs")
+	rounds := flag.Int("rounds", 1, "fixed-rate runs per target, round-robin; the median counts")
+	profiles := flag.String("profile", "", "folder to write a CPU profile of each cutover target's full-speed run to")
 	flag.Parse()
 	for _, tool := range []string{"wrk", "nginx", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -65,12 +72,13 @@ func main() {
 	if err := build.Run(); err != nil {
 		log.Fatalf("proxybench: build cutover (run from the module root): %v", err)
 	}
-	targets := []struct{ name, url string }{{"direct", legacy}}
+	targets := []target{{name: "direct", url: legacy}}
 	for _, mode := range []string{"off", "shadow"} {
-		url := startCutover(ctx, bin, dir, mode, legacy)
-		targets = append(targets, struct{ name, url string }{"cutover " + mode, url})
+		url, admin, pid := startCutover(ctx, bin, dir, mode, legacy)
+		targets = append(targets, target{name: "cutover " + mode, url: url, admin: admin, pid: pid})
 	}
-	targets = append(targets, struct{ name, url string }{"nginx mirror", startNginx(ctx, dir, legacy, sink)})
+	nginxURL, nginxPID := startNginx(ctx, dir, legacy, sink)
+	targets = append(targets, target{name: "nginx mirror", url: nginxURL, pid: nginxPID})
 
 	script := filepath.Join(dir, "post.lua")
 	must(os.WriteFile(script, []byte(postLua), 0o600))
@@ -81,26 +89,64 @@ func main() {
 	type row struct {
 		name       string
 		full, slow result
+		shadow     shadowCounts
 	}
 	var rows []row
 	for _, t := range targets {
 		waitUp(t.url + "/orders")
 		wrk(t.url, script, 2, *conns, 2*time.Second) // warm up
+		before := scrape(t)
+		done := profile(*profiles, t, *duration)
+		cpu0 := cpuTime(t.pid)
 		full := wrk(t.url, script, 2, *conns, *duration)
-		slow := wrk(t.url, paced, 1, pacedConns, *duration)
-		rows = append(rows, row{t.name, full, slow})
+		full.cpu = cpuTime(t.pid) - cpu0
+		<-done
+		// The fixed-rate runs measure added latency below saturation: let
+		// the shadow backlog of the full-speed run drain first.
+		settle(t)
+		rows = append(rows, row{name: t.name, full: full, shadow: before})
+	}
+	// Fixed-rate rounds go round-robin over the targets, so that a burst of
+	// other load on the machine does not land on one target's only run;
+	// each target's median round counts.
+	slow := make([][]result, len(targets))
+	for range *rounds {
+		for i, t := range targets {
+			slow[i] = append(slow[i], wrk(t.url, paced, 1, pacedConns, *duration))
+			settle(t)
+		}
+	}
+	for i, t := range targets {
+		rows[i].slow = median(slow[i])
+		rows[i].shadow = scrape(t).minus(rows[i].shadow)
 	}
 	base := rows[0]
-	fmt.Printf("proxybench: %s per run, %d connections at full speed, ~%d req/s fixed rate, %d cores\n\n", *duration, *conns, *rate, runtimeCPUs())
+	fmt.Printf("proxybench: %s per run, %d connections at full speed, ~%d req/s fixed rate (median of %d), %d cores\n\n", *duration, *conns, *rate, *rounds, runtimeCPUs())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\tx direct\tp50\tp99\t|\tfixed-rate req/s\tp50\tp99\tadded p50\tadded p99\terrors\t")
+	fmt.Fprintln(tw, "target\treq/s\tx direct\tp50\tp99\tCPU/req\t|\tfixed-rate req/s\tp50\tp99\tadded p50\tadded p99\terrors\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t|\t%.0f\t%s\t%s\t%s\t%s\t%d\t\n", r.name,
-			r.full.rps, r.full.rps/base.full.rps, r.full.p50, r.full.p99,
+		perReq := "-"
+		if r.full.cpu > 0 && r.full.rps > 0 {
+			perReq = (r.full.cpu / time.Duration(r.full.rps*duration.Seconds())).String()
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t%s\t|\t%.0f\t%s\t%s\t%s\t%s\t%d\t\n", r.name,
+			r.full.rps, r.full.rps/base.full.rps, r.full.p50, r.full.p99, perReq,
 			r.slow.rps, r.slow.p50, r.slow.p99, r.slow.p50-base.slow.p50, r.slow.p99-base.slow.p99, r.full.errors+r.slow.errors)
 	}
 	tw.Flush()
+	for _, r := range rows {
+		if r.shadow.published+r.shadow.dropped > 0 {
+			fmt.Printf("\n%s: %.0f shadow events published, %.0f dropped (buffer full or publish failed) over both runs\n", r.name, r.shadow.published, r.shadow.dropped)
+		}
+	}
 	stopAll()
+}
+
+// target is one server under test; admin is set for cutover, pid for the
+// servers the benchmark starts (not for direct, which runs in-process).
+type target struct {
+	name, url, admin string
+	pid              int
 }
 
 var started []*exec.Cmd
@@ -127,7 +173,7 @@ request = function()
 end
 `
 
-func startCutover(ctx context.Context, bin, dir, mode, legacy string) string {
+func startCutover(ctx context.Context, bin, dir, mode, legacy string) (url, adminAddr string, pid int) {
 	listen, admin, metrics := freeAddr(), freeAddr(), freeAddr()
 	cfg := filepath.Join(dir, "cutover-"+mode+".yaml")
 	must(os.WriteFile(cfg, []byte(fmt.Sprintf(`
@@ -145,13 +191,14 @@ workflows:
     target: http://127.0.0.1:1/orders
 `, listen, legacy, admin, filepath.Join(dir, mode+".db"), metrics, mode)), 0o600))
 	cmd := exec.CommandContext(ctx, bin, "proxy", "--config", cfg)
+	cmd.Env = append(os.Environ(), "CUTOVER_ADMIN_TOKEN="+profileToken)
 	cmd.Stderr = os.Stderr
 	must(cmd.Start())
 	stopAtExit(cmd)
-	return "http://" + listen
+	return "http://" + listen, admin, cmd.Process.Pid
 }
 
-func startNginx(ctx context.Context, dir, legacy, sink string) string {
+func startNginx(ctx context.Context, dir, legacy, sink string) (url string, pid int) {
 	listen := freeAddr()
 	prefix := filepath.Join(dir, "nginx")
 	must(os.MkdirAll(filepath.Join(prefix, "logs"), 0o755))
@@ -193,10 +240,11 @@ http {
 	cmd.Stderr = os.Stderr
 	must(cmd.Start())
 	stopAtExit(cmd)
-	return "http://" + listen
+	return "http://" + listen, cmd.Process.Pid
 }
 
 type result struct {
+	cpu      time.Duration // CPU the server used, with its children
 	rps      float64
 	p50, p99 time.Duration
 	errors   int
@@ -238,6 +286,28 @@ func wrk(url, script string, threads, conns int, d time.Duration) result {
 		}
 	}
 	return r
+}
+
+// median is the run with the median p99, with the median p50 and the
+// errors of all runs.
+func median(rs []result) result {
+	by := func(f func(result) time.Duration) time.Duration {
+		v := make([]time.Duration, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m := slices.Clone(rs)
+	slices.SortFunc(m, func(a, b result) int { return cmp.Compare(a.p99, b.p99) })
+	out := m[len(m)/2]
+	out.p50 = by(func(r result) time.Duration { return r.p50 })
+	out.errors = 0
+	for _, r := range rs {
+		out.errors += r.errors
+	}
+	return out
 }
 
 func serve(ctx context.Context, h http.Handler) string {

@@ -44,5 +44,5 @@ func openStores(ctx context.Context, cfg *cutover.Config, opts ...backendOptions
 
 // newPublisher publishes into the backend's queue, archive, logs and blobs.
 func newPublisher(cfg *cutover.Config, st cutover.Stores) *pipeline.Publisher {
-	return pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs})
+	return pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs, Outcomes: st.Outcomes})
 }

@@ -83,7 +83,7 @@ func eventViewFor(ctx context.Context, stores cutover.Stores, id string) (*event
 		if err != nil {
 			return nil, fmt.Errorf("event %s: history: %w", r.ID, err)
 		}
-		nodes[r.ID] = &treeNode{ID: r.ID, Step: r.Step, State: cutover.StateOf(rh)}
+		nodes[r.ID] = &treeNode{ID: r.ID, Step: r.Step, State: archivedState(rh)}
 	}
 	var roots []*treeNode
 	for _, r := range related { // ordered by id, so children stay in time order
@@ -94,7 +94,18 @@ func eventViewFor(ctx context.Context, stores cutover.Stores, id string) (*event
 			roots = append(roots, n)
 		}
 	}
-	return &eventView{Event: ev, State: cutover.StateOf(h), History: h, Tree: roots}, nil
+	return &eventView{Event: ev, State: archivedState(h), History: h, Tree: roots}, nil
+}
+
+// archivedState is the state of an archived event with history h. An
+// archived event with no history yet is queued: a backend that defers a
+// shadow event's start (cutover.StartDeferrer) writes its log when a
+// worker first takes it.
+func archivedState(h []cutover.Transition) cutover.EventState {
+	if len(h) == 0 {
+		return cutover.StateQueued
+	}
+	return cutover.StateOf(h)
 }
 
 func (v *eventView) render(w io.Writer) {
@@ -110,6 +121,9 @@ func (v *eventView) render(w io.Writer) {
 		fmt.Fprintf(w, "?%s", e.Request.Query)
 	}
 	fmt.Fprintf(w, "  (%d byte body)\n\nhistory:\n", max(int64(len(e.Request.Body)), e.Request.BodySize))
+	if len(v.History) == 0 {
+		fmt.Fprintln(w, "  none yet: queued; the log starts when a worker takes the event")
+	}
 	for _, t := range v.History {
 		var parts []string
 		if t.Attempt > 0 {
