@@ -125,3 +125,29 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeEvent decodes a typical shadow event: in one pass, and
+// (the baseline, what every decode did before) checking the version first.
+func BenchmarkDecodeEvent(b *testing.B) {
+	ev := &Event{ID: NewEventID(), Workflow: "orders", Step: RespondStep, Mode: EventShadow, IdempotencyKey: "k-1",
+		CorrelationID: "c-1", ReceivedAt: time.Now().UTC(),
+		Request: Request{Method: "POST", Path: "/orders", Header: http.Header{"Content-Type": {"application/json"}},
+			Body: Body(`{"customer_id":"c-1","items":[{"sku":"a","qty":1,"unit_cents":100}]}`)}}
+	data, err := EncodeEvent(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (*Event, error)
+	}{{"one-pass", DecodeEvent}, {"baseline-version-first", decodeCarefully}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
