@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,11 @@ import (
 // the fsyncs/s the disk sustains one at a time, which is what a pipeline
 // without group commit would be bound by.
 func BenchmarkEndToEnd(b *testing.B) {
+	// The collector runs as in `cutover worker`, which sets GOGC=400
+	// unless GOGC is set (cmd/cutover/main.go).
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	dir := b.TempDir()
 	fsyncs := fsyncRate(b, dir)
 	cfg, err := cutover.Parse([]byte(`
