@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cutover-dev/cutover"
 	"modernc.org/sqlite"
@@ -113,15 +114,22 @@ func Open(ctx context.Context, o Options) (_ *DB, err error) {
 	if _, err := conn.ExecContext(ctx, "PRAGMA page_size = "+strconv.Itoa(pageSize)); err != nil {
 		return nil, explain(err)
 	}
-	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return nil, explain(err)
-	}
-	if mode != "wal" {
-		return nil, fmt.Errorf("journal mode is %q, want wal (is the file on a filesystem without shared memory?)", mode)
-	}
-	if err := migrate(ctx, conn); err != nil {
-		return nil, fmt.Errorf("schema: %w", explain(err))
+	// Two processes opening a new file at once can meet SQLITE_BUSY where
+	// SQLite does not call the busy handler (switching the journal to WAL):
+	// wait and try again, within the busy timeout.
+	for deadline := time.Now().Add(o.BusyTimeout); ; {
+		err := setUp(ctx, conn)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 
 	rdb, err := sql.Open("sqlite", dsn(o.Path,
@@ -287,6 +295,21 @@ func explain(err error) error {
 		return fmt.Errorf("cannot open the file for writing (check permissions of the file and its directory): %w", err)
 	}
 	return err
+}
+
+// setUp puts the file in WAL mode and brings its schema up to date.
+func setUp(ctx context.Context, conn *sql.Conn) error {
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return explain(err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal mode is %q, want wal (is the file on a filesystem without shared memory?)", mode)
+	}
+	if err := migrate(ctx, conn); err != nil {
+		return fmt.Errorf("schema: %w", explain(err))
+	}
+	return nil
 }
 
 func isBusy(err error) bool {

@@ -19,9 +19,11 @@ import (
 // proc is a cutover subcommand running as its own process (this test
 // binary re-executed, see TestMain).
 type proc struct {
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan error
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // how it exited; read after exited is closed
+	stopped bool          // stop ran
 }
 
 // syncBuffer collects a process's output for the failure message.
@@ -46,14 +48,14 @@ func (s *syncBuffer) String() string {
 // SIGKILL after 10 s); its output is shown if the test fails.
 func startCutover(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(os.Args[0], args...), logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(os.Args[0], args...), logs: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(append(os.Environ(), "CUTOVER_TEST_EXEC=1"), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
@@ -63,20 +65,30 @@ func startCutover(t *testing.T, env []string, args ...string) *proc {
 	return p
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGTERM and waits for a clean exit. A process that exited on
+// its own already is reported, not signalled; stopping twice is a no-op.
 func (p *proc) stop(t *testing.T) {
-	if p.cmd.ProcessState != nil {
+	if p.stopped {
 		return
+	}
+	p.stopped = true
+	select {
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Errorf("cutover %v exited early with %v", p.cmd.Args[1:], p.waitErr)
+		}
+		return
+	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("cutover %v exited with %v", p.cmd.Args[1:], err)
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Errorf("cutover %v exited with %v", p.cmd.Args[1:], p.waitErr)
 		}
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		<-p.exited
 		t.Errorf("cutover %v did not stop within 10s of SIGTERM", p.cmd.Args[1:])
 	}
 }
