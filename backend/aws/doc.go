@@ -36,6 +36,7 @@
 //	event item          E#event             L (and L#base log chunks)
 //	object index        AX#day              written-at#token
 //	pair manifest       U#shard             created#token
+//	sweep cursor        SW                  deferred
 //	comparison          E#event             C#epoch                   CW#wf / event#epoch
 //	aggregate counters  G#wf#shard          minute#epoch#C|P#path|F#fp
 //	aggregate exemplars G#wf#x              minute#epoch#R|E#path|G#fp

@@ -21,14 +21,26 @@ import (
 // pair's start) and lists the pair; a worker that finishes the event after
 // that completes the pair as usual. A process remembers which objects are
 // settled (sweepState), so each object is read about once per process, and
-// settling costs no writes.
+// the processes share how far every object is settled (one item, written
+// at most once a minute).
 
 // sweepState is the deferred sweep's progress in this process.
 type sweepState struct {
-	mu      sync.Mutex
-	cursor  int64            // objects written before this (Unix ns) are settled
-	settled map[string]int64 // objects at or after cursor known settled, by key
+	mu        sync.Mutex
+	cursor    int64            // objects written before this (Unix ns) are settled
+	settled   map[string]int64 // objects at or after cursor known settled, by key
+	persisted int64            // the cursor as last written to the table
 }
+
+// The cursor is shared through one item (pk SW, sk deferred, cur), written
+// at most once per cursorEvery as it moves, so that a process that starts
+// reads on from where the others got instead of the whole retention window.
+const (
+	pkSweep     = "SW"
+	skSweep     = "deferred"
+	attrCursor  = "cur"
+	cursorEvery = time.Minute
+)
 
 // indexLag bounds how long after an object is written (its ac) its index
 // item can appear: the archive's flush timeout, with room to spare. The
@@ -43,8 +55,16 @@ func (t *Table) unpairedDeferred(ctx context.Context, before time.Time, limit in
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	if sw.settled == nil {
+		it, err := t.get(ctx, pkSweep, skSweep)
+		if err != nil {
+			return nil, fmt.Errorf("sweep cursor: %w", err)
+		}
 		sw.settled = map[string]int64{}
 		sw.cursor = before.Add(-t.retention).UnixNano()
+		if it != nil {
+			sw.cursor = max(sw.cursor, it.n(attrCursor))
+			sw.persisted = it.n(attrCursor)
+		}
 	}
 	var out []cutover.OutcomePair
 	firstOpen := int64(-1)
@@ -99,7 +119,29 @@ func (t *Table) unpairedDeferred(ctx context.Context, before time.Time, limit in
 			}
 		}
 	}
+	if sw.cursor-sw.persisted >= int64(cursorEvery) {
+		if err := t.shareCursor(ctx, sw.cursor); err != nil {
+			return nil, err
+		}
+		sw.persisted = sw.cursor
+	}
 	return out, nil
+}
+
+// shareCursor moves the shared cursor forward to c; a cursor that another
+// process moved further stays.
+func (t *Table) shareCursor(ctx context.Context, c int64) error {
+	e := newExpr()
+	_, err := t.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &t.name, Key: key(pkSweep, skSweep),
+		UpdateExpression:         ptr("SET " + e.n(attrCursor) + " = " + e.v(avN(c))),
+		ConditionExpression:      ptr("attribute_not_exists(" + e.n(attrCursor) + ") OR " + e.n(attrCursor) + " < " + e.v(avN(c))),
+		ExpressionAttributeNames: e.attrNames(), ExpressionAttributeValues: e.attrValues(),
+	})
+	if _, refused := conditionFailed(err); err != nil && !refused {
+		return fmt.Errorf("sweep cursor: %w", classified(err))
+	}
+	return nil
 }
 
 // sweepObject lists the open pairs of one object's deferred events,
