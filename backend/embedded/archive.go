@@ -19,35 +19,58 @@ func (db *DB) Archive(ctx context.Context, evs ...*cutover.Event) error {
 		return nil
 	}
 	// Encode in the caller's goroutine: the writer only copies bytes.
-	args := make([]any, 0, 6*len(evs))
+	args := make([]any, 0, eventCols*len(evs))
 	for _, e := range evs {
-		if e == nil {
-			return fmt.Errorf("embedded: archive: nil event")
-		}
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("embedded: archive %s: %w", e.ID, err)
-		}
-		c := *e
-		c.ReceivedAt = c.ReceivedAt.UTC()
-		data, err := cutover.EncodeEvent(&c)
+		row, err := eventRow(e, nil)
 		if err != nil {
 			return fmt.Errorf("embedded: archive: %w", err)
 		}
-		args = append(args, c.ID, c.Workflow, c.Step, c.CorrelationID, c.ReceivedAt.UnixNano(), data)
+		args = append(args, row...)
 	}
 	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
-		for start := 0; start < len(evs); start += archiveChunk {
-			n := min(archiveChunk, len(evs)-start)
-			q := x.w.multiRow(`INSERT OR FAIL INTO events (id, workflow, step, correlation_id, received_at, data) VALUES `, 6, n,
-				` ON CONFLICT (id) DO NOTHING`)
-			if _, err := x.exec(q, args[6*start:6*(start+n)]...); err != nil {
-				return struct{}{}, err
-			}
-		}
-		return struct{}{}, nil
+		return struct{}{}, x.insertEvents(args)
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: archive: %w", err)
+	}
+	return nil
+}
+
+// eventCols is the number of values eventRow returns.
+const eventCols = 6
+
+// eventRow checks e and returns its events row: id, workflow, step,
+// correlation id, receive time and encoding (encoded, if not nil, is
+// EncodeEvent(e) made by the caller already).
+func eventRow(e *cutover.Event, encoded []byte) ([]any, error) {
+	if e == nil {
+		return nil, fmt.Errorf("nil event")
+	}
+	if err := e.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.ID, err)
+	}
+	c := *e
+	c.ReceivedAt = c.ReceivedAt.UTC()
+	data := encoded
+	if data == nil {
+		var err error
+		if data, err = cutover.EncodeEvent(&c); err != nil {
+			return nil, err
+		}
+	}
+	return []any{c.ID, c.Workflow, c.Step, c.CorrelationID, c.ReceivedAt.UnixNano(), data}, nil
+}
+
+// insertEvents inserts eventRow rows; an id stored before is left as it is.
+func (x *wtx) insertEvents(args []any) error {
+	n := len(args) / eventCols
+	for start := 0; start < n; start += archiveChunk {
+		k := min(archiveChunk, n-start)
+		q := x.w.multiRow(`INSERT OR FAIL INTO events (id, workflow, step, correlation_id, received_at, data) VALUES `, eventCols, k,
+			` ON CONFLICT (id) DO NOTHING`)
+		if _, err := x.exec(q, args[eventCols*start:eventCols*(start+k)]...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

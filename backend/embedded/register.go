@@ -18,8 +18,8 @@ func (db *DB) Register(ctx context.Context, regs []cutover.Registration) ([]cuto
 	if len(regs) == 0 {
 		return nil, nil
 	}
-	events := make([]any, 0, 6*len(regs))
-	var logs []cutover.Registration
+	events := make([]any, 0, eventCols*len(regs))
+	var logs []cutover.LogStart
 	type legacySide struct {
 		id, workflow string
 		epoch        int
@@ -27,54 +27,29 @@ func (db *DB) Register(ctx context.Context, regs []cutover.Registration) ([]cuto
 	}
 	var sides []legacySide
 	for _, r := range regs {
+		row, err := eventRow(r.Event, r.Encoded)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: register: %w", err)
+		}
+		events = append(events, row...)
 		e := r.Event
-		if e == nil {
-			return nil, fmt.Errorf("embedded: register: nil event")
-		}
-		if err := e.Validate(); err != nil {
-			return nil, fmt.Errorf("embedded: register %s: %w", e.ID, err)
-		}
-		c := *e
-		c.ReceivedAt = c.ReceivedAt.UTC()
-		data := r.Encoded
-		if data == nil {
-			var err error
-			if data, err = cutover.EncodeEvent(&c); err != nil {
-				return nil, fmt.Errorf("embedded: register %s: %w", e.ID, err)
-			}
-		}
-		events = append(events, c.ID, c.Workflow, c.Step, c.CorrelationID, c.ReceivedAt.UnixNano(), data)
 		if r.First.Kind != "" {
-			logs = append(logs, r)
+			logs = append(logs, cutover.LogStart{EventID: e.ID, Transition: r.First})
 		}
 		if r.Legacy != nil {
 			out, err := marshal(normOutcome(r.Legacy))
 			if err != nil {
 				return nil, fmt.Errorf("embedded: register %s: legacy outcome: %w", e.ID, err)
 			}
-			sides = append(sides, legacySide{id: c.ID, workflow: c.Workflow, epoch: c.ReplayEpoch, data: out})
+			sides = append(sides, legacySide{id: e.ID, workflow: e.Workflow, epoch: e.ReplayEpoch, data: out})
 		}
 	}
 	pairs, err := write(ctx, db, func(x *wtx) ([]pairRow, error) {
-		n := len(regs)
-		for start := 0; start < n; start += archiveChunk {
-			k := min(archiveChunk, n-start)
-			q := x.w.multiRow(`INSERT OR FAIL INTO events (id, workflow, step, correlation_id, received_at, data) VALUES `, 6, k,
-				` ON CONFLICT (id) DO NOTHING`)
-			if _, err := x.exec(q, events[6*start:6*(start+k)]...); err != nil {
-				return nil, err
-			}
+		if err := x.insertEvents(events); err != nil {
+			return nil, err
 		}
-		for start := 0; start < len(logs); start += transitionChunk {
-			chunk := logs[start:min(start+transitionChunk, len(logs))]
-			args := make([]any, 0, 9*len(chunk))
-			for _, r := range chunk {
-				args = append(args, transitionArgs(r.Event.ID, 1, r.First, x.now)...)
-			}
-			q := x.w.multiRow(`INSERT OR FAIL INTO transitions (event_id, seq, kind, at, attempt, epoch, delay, detail, worker) VALUES `, 9, len(chunk), ` ON CONFLICT DO NOTHING`)
-			if _, err := x.exec(q, args...); err != nil {
-				return nil, err
-			}
+		if err := x.startLogs(logs); err != nil {
+			return nil, err
 		}
 		// Each legacy side starts a new pair: one multi-row insert. If some
 		// pair was there (a publish retried after the event ran), each side
