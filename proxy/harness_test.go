@@ -57,9 +57,6 @@ type harness struct {
 
 type option func(*harness, *string)
 
-// withConfig replaces the config (LEGACY is still substituted).
-func withConfig(yaml string) option { return func(_ *harness, c *string) { *c = yaml } }
-
 // withLegacyServer adjusts the legacy server before it starts.
 func withLegacyServer(f func(*http.Server)) option {
 	return func(h *harness, _ *string) { f(h.legacy.Config) }

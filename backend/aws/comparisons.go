@@ -186,7 +186,6 @@ type indexRef struct {
 	epoch int
 	pk    string
 	sk    string
-	it    item
 }
 
 // Comparisons returns the comparisons q selects, ordered by event id and

@@ -66,7 +66,6 @@ func avS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Va
 func avN(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
-func avBool(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
 func avL(vs ...string) types.AttributeValue {
 	l := make([]types.AttributeValue, len(vs))
 	for i, v := range vs {
@@ -95,11 +94,6 @@ func (it item) n(k string) int64 {
 		}
 	}
 	return 0
-}
-
-func (it item) b(k string) bool {
-	v, ok := it[k].(*types.AttributeValueMemberBOOL)
-	return ok && v.Value
 }
 
 // list returns a list of strings, or a string set, as a slice.

@@ -68,19 +68,6 @@ func (p pairAttrs) sides(side cutover.Side) (mine, other sideAttrs) {
 // hasSide reports whether it holds the side named by a.
 func (it item) hasSide(a sideAttrs) bool { return it.has(a.out) || it.has(a.ref) }
 
-// pairEpochs lists the epochs it holds a pair for.
-func (it item) pairEpochs() []int {
-	var out []int
-	for name := range it {
-		if rest, ok := strings.CutPrefix(name, "c_"); ok {
-			if n, err := strconv.Atoi(rest); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
 // completionAttrs returns the attributes that hold the outcome a scope was
 // completed with, as recorded in its done attribute.
 func (it item) completionAttrs(sc scopeAttrs) (out, ref string, ok bool) {

@@ -18,15 +18,7 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// nanos stores a time as Unix nanoseconds; the zero time is 0.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromNanos reads what nanos stored, in UTC.
+// fromNanos reads a time stored as Unix nanoseconds (0: the zero time), in UTC.
 func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
