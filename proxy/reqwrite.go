@@ -33,7 +33,8 @@ func writeRequest(bw *bufio.Writer, r *http.Request, host string, body []byte) {
 
 	conn := r.Header["Connection"]
 	for k, vs := range r.Header {
-		if requestSkips(k) || (len(conn) > 0 && listed(conn, k)) {
+		// A field the Connection field names is hop-by-hop too.
+		if requestSkips(k) || (len(conn) > 0 && hasToken(conn, k)) {
 			continue
 		}
 		if k == "User-Agent" {
@@ -81,19 +82,6 @@ func requestSkips(k string) bool {
 		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
 		"Host", "Content-Length":
 		return true
-	}
-	return false
-}
-
-// listed reports whether the Connection field names k (a hop-by-hop field
-// of the client's connection).
-func listed(conn []string, k string) bool {
-	for _, f := range conn {
-		for name := range strings.SplitSeq(f, ",") {
-			if strings.EqualFold(textproto.TrimString(name), k) {
-				return true
-			}
-		}
 	}
 	return false
 }
