@@ -14,8 +14,13 @@ type wireEvent struct {
 	*Event
 }
 
-// EncodeEvent returns the versioned JSON encoding of e.
+// EncodeEvent returns the versioned JSON encoding of e: byte for byte
+// json.Marshal(wireEvent{V: SchemaVersion, Event: e}), by a hand-written
+// encoder (encode.go) that leaves only what json.Marshal refuses to it.
 func EncodeEvent(e *Event) ([]byte, error) {
+	if b, ok := appendEvent(make([]byte, 0, eventSizeHint(e)), e); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(wireEvent{V: SchemaVersion, Event: e})
 	if err != nil {
 		return nil, fmt.Errorf("event: encode %s: %w", e.ID, err)

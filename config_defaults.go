@@ -50,7 +50,7 @@ func (c *Config) SetDefaults() {
 	defSize(&c.Proxy.CaptureLimit, 1<<20)
 	defInt(&c.Proxy.Buffer, 10000)
 	defInt(&c.Proxy.BatchSize, 256)
-	defDur(&c.Proxy.BatchDelay, 2*time.Millisecond)
+	defDur(&c.Proxy.BatchDelay, 10*time.Millisecond) // shadow events wait this long at most; fuller batches cost the primary less
 	defDur(&c.Proxy.LegacyTimeout, 30*time.Second)
 	defInt(&c.Proxy.IdleConnsPerHost, 256)
 	def(&c.Proxy.StatusPrefix, DefaultStatusPrefix)

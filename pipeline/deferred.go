@@ -54,7 +54,7 @@ func (p *Publisher) deferStart(ctx context.Context, d cutover.StartDeferrer, all
 		}
 		a := map[string]string{attrStart: ref}
 		if o := legacy[ev.ID]; o != nil {
-			data, err := json.Marshal(o)
+			data, err := cutover.EncodeOutcome(o)
 			if err != nil {
 				return nil, fmt.Errorf("pipeline: publish %s: legacy outcome: %w: %w", ev.ID, cutover.ErrNotPublished, err)
 			}

@@ -123,6 +123,9 @@ func (p *Publisher) publish(ctx context.Context, evs []*cutover.Event, legacy ma
 			regs[i].Encoded = bodies[i]
 		}
 	}
+	if in, ok := p.intaker(); ok && legacy != nil && shadowIntake(evs) {
+		return nil, p.intake(ctx, in, all, regs, bodies)
+	}
 	var pairs []cutover.OutcomePair
 	var attrs map[string]map[string]string
 	recorded := false

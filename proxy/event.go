@@ -3,7 +3,6 @@ package proxy
 import (
 	"net/http"
 	"net/textproto"
-	"regexp"
 	"strings"
 	"time"
 
@@ -92,13 +91,32 @@ func buildEvent(wf *workflow, id string, arrival time.Time, mode cutover.EventMo
 	}
 }
 
-// traceparentRe is the W3C trace-context version-00 shape (future versions
-// keep the prefix); anything else is not propagated.
-var traceparentRe = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$`)
+// validTraceparent reports whether tp has the W3C trace-context version-00
+// shape, 00-<32 hex>-<16 hex>-<2 hex> in lower case (future versions keep
+// the prefix and may add "-" and more). By hand: it runs on every mirrored
+// request, where a regexp cost a tenth of building the event.
+func validTraceparent(tp string) bool {
+	if len(tp) < 55 || len(tp) > 55 && tp[55] != '-' {
+		return false
+	}
+	for i := range 55 {
+		switch c := tp[i]; i {
+		case 2, 35, 52:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 func traceContext(h http.Header) (traceparent, tracestate string) {
 	tp := strings.TrimSpace(h.Get("Traceparent"))
-	if !traceparentRe.MatchString(tp) || strings.HasPrefix(tp, "ff") {
+	if !validTraceparent(tp) || strings.HasPrefix(tp, "ff") {
 		return "", ""
 	}
 	return tp, strings.Join(h.Values("Tracestate"), ",")

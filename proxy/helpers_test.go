@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,12 @@ func TestTraceContext(t *testing.T) {
 		{"missing", http.Header{"Tracestate": {"a=1"}}, "", ""},
 		{"malformed", http.Header{"Traceparent": {"00-xyz-01"}}, "", ""},
 		{"invalid version ff", http.Header{"Traceparent": {"ff" + tp[2:]}}, "", ""},
+		{"future version, more fields", http.Header{"Traceparent": {"01" + tp[2:] + "-extra"}}, "01" + tp[2:] + "-extra", ""},
+		{"no dash before more", http.Header{"Traceparent": {tp + "x"}}, "", ""},
+		{"upper-case hex", http.Header{"Traceparent": {strings.ToUpper(tp)}}, "", ""},
+		{"short", http.Header{"Traceparent": {tp[:54]}}, "", ""},
+		{"dash misplaced", http.Header{"Traceparent": {tp[:34] + "-" + tp[35:]}}, "", ""},
+		{"surrounding space", http.Header{"Traceparent": {"  " + tp + " "}}, tp, ""},
 	}
 	for _, tt := range tests {
 		tp, ts := traceContext(tt.h)

@@ -224,7 +224,7 @@ func (a *Archive) startEvent(ctx context.Context, e archivedEvent, obj string, o
 	var val types.AttributeValue
 	pa := pairOf(e.epoch)
 	if e.legacy != nil {
-		data, err := marshal(normOutcome(e.legacy))
+		data, err := encodeOutcome(e.legacy)
 		if err != nil {
 			return nil, fmt.Errorf("event %s: legacy outcome: %w", e.id, err)
 		}

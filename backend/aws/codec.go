@@ -19,6 +19,10 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// encodeOutcome is how an outcome is stored: its JSON (cutover.EncodeOutcome,
+// the fast encoder), times in UTC.
+func encodeOutcome(o *cutover.Outcome) ([]byte, error) { return cutover.EncodeOutcome(normOutcome(o)) }
+
 // normOutcome returns o with its time in UTC, so that what is read back
 // equals what was written.
 func normOutcome(o *cutover.Outcome) *cutover.Outcome {

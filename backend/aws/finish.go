@@ -64,7 +64,7 @@ func planPair(pair, deferredLegacy, l, a bool) pairPlan {
 }
 
 func (t *Table) finish(ctx context.Context, f cutover.Finish) (cutover.FinishResult, error) {
-	data, err := marshal(normOutcome(f.Outcome))
+	data, err := encodeOutcome(f.Outcome)
 	if err != nil {
 		return cutover.FinishResult{}, fmt.Errorf("outcome: %w", err)
 	}
@@ -74,7 +74,7 @@ func (t *Table) finish(ctx context.Context, f cutover.Finish) (cutover.FinishRes
 	}
 	var legacyData []byte
 	if f.Start != nil && f.Start.Legacy != nil && f.Pair != nil {
-		if legacyData, err = marshal(normOutcome(f.Start.Legacy)); err != nil {
+		if legacyData, err = encodeOutcome(f.Start.Legacy); err != nil {
 			return cutover.FinishResult{}, fmt.Errorf("legacy outcome: %w", err)
 		}
 	}

@@ -268,7 +268,7 @@ func (t *Table) complete(ctx context.Context, k cutover.IdempotencyKey, epoch in
 	case rec.n(attrEpoch) != epoch:
 		return fmt.Errorf("epoch %d, current %d: %w", epoch, rec.n(attrEpoch), cutover.ErrFenced)
 	}
-	data, err := marshal(normOutcome(o))
+	data, err := encodeOutcome(o)
 	if err != nil {
 		return fmt.Errorf("outcome: %w", err)
 	}

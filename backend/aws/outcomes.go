@@ -40,7 +40,7 @@ func (t *Table) PutOutcome(ctx context.Context, workflow, eventID string, epoch 
 	case epoch < 0:
 		return fail(fmt.Errorf("epoch %d is negative", epoch))
 	}
-	data, err := marshal(normOutcome(o))
+	data, err := encodeOutcome(o)
 	if err != nil {
 		return fail(err)
 	}

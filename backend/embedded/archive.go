@@ -80,6 +80,12 @@ func (db *DB) Event(ctx context.Context, id string) (*cutover.Event, error) {
 	var data []byte
 	ok, err := db.readRow(ctx, `SELECT data FROM events WHERE id = ?`, []any{id}, &data)
 	if err == nil && !ok {
+		// It may wait in an envelope (Intake).
+		if err = db.settle(ctx); err == nil {
+			ok, err = db.readRow(ctx, `SELECT data FROM events WHERE id = ?`, []any{id}, &data)
+		}
+	}
+	if err == nil && !ok {
 		err = cutover.ErrNotFound
 	}
 	if err != nil {
@@ -95,6 +101,9 @@ func (db *DB) Event(ctx context.Context, id string) (*cutover.Event, error) {
 // Events returns the archived events q selects, ordered by id. ReceivedAt
 // is filtered on [Since, Until).
 func (db *DB) Events(ctx context.Context, q cutover.EventQuery) ([]*cutover.Event, error) {
+	if err := db.settle(ctx); err != nil {
+		return nil, fmt.Errorf("embedded: events: %w", err)
+	}
 	var f filter
 	f.eq("workflow", q.Workflow)
 	f.eq("step", q.Step)

@@ -26,7 +26,7 @@ func (db *DB) Finish(ctx context.Context, f cutover.Finish) (cutover.FinishResul
 	if f.Outcome == nil || f.EventID == "" || len(f.Transitions) == 0 {
 		return cutover.FinishResult{}, fmt.Errorf("embedded: finish %s: outcome, event id and transitions must be set", keyString(k))
 	}
-	data, err := marshal(normOutcome(f.Outcome))
+	data, err := encodeOutcome(f.Outcome)
 	if err != nil {
 		return cutover.FinishResult{}, fmt.Errorf("embedded: finish %s: outcome: %w", keyString(k), err)
 	}

@@ -157,7 +157,7 @@ func (db *DB) Complete(ctx context.Context, k cutover.IdempotencyKey, epoch int6
 	if o == nil {
 		return fmt.Errorf("embedded: complete %s: outcome is nil", keyString(k))
 	}
-	data, err := marshal(normOutcome(o))
+	data, err := encodeOutcome(o)
 	if err != nil {
 		return fmt.Errorf("embedded: complete %s: outcome: %w", keyString(k), err)
 	}
@@ -206,6 +206,10 @@ func (db *DB) IdempotencyRecord(ctx context.Context, k cutover.IdempotencyKey) (
 	}
 	return rec, nil
 }
+
+// encodeOutcome is how an outcome is stored: its JSON (cutover.EncodeOutcome,
+// the fast encoder), times in UTC.
+func encodeOutcome(o *cutover.Outcome) ([]byte, error) { return cutover.EncodeOutcome(normOutcome(o)) }
 
 // normOutcome returns o with its time in UTC, so that what is read back
 // equals what was written.

@@ -54,7 +54,7 @@ func (db *DB) PutOutcome(ctx context.Context, workflow, eventID string, epoch in
 	if o == nil || eventID == "" {
 		return cutover.OutcomePair{}, false, fmt.Errorf("embedded: put outcome %s/%d: event id and outcome must be set", eventID, epoch)
 	}
-	data, err := marshal(normOutcome(o))
+	data, err := encodeOutcome(o)
 	if err != nil {
 		return cutover.OutcomePair{}, false, fmt.Errorf("embedded: put outcome %s/%d: %w", eventID, epoch, err)
 	}
@@ -116,8 +116,17 @@ func (db *DB) PutOutcome(ctx context.Context, workflow, eventID string, epoch in
 // OutcomePair returns the pair of eventID in epoch, or ErrNotFound.
 func (db *DB) OutcomePair(ctx context.Context, eventID string, epoch int) (cutover.OutcomePair, error) {
 	r := pairRow{eventID: eventID, epoch: epoch}
-	ok, err := db.readRow(ctx, `SELECT workflow, legacy, async, created_at FROM outcomes WHERE event_id = ? AND epoch = ?`,
-		[]any{eventID, epoch}, &r.workflow, &r.legacy, &r.async, &r.createdAt)
+	read := func() (bool, error) {
+		return db.readRow(ctx, `SELECT workflow, legacy, async, created_at FROM outcomes WHERE event_id = ? AND epoch = ?`,
+			[]any{eventID, epoch}, &r.workflow, &r.legacy, &r.async, &r.createdAt)
+	}
+	ok, err := read()
+	if err == nil && !ok {
+		// Its legacy side may wait in an envelope (Intake).
+		if err = db.settle(ctx); err == nil {
+			ok, err = read()
+		}
+	}
 	if err == nil && !ok {
 		err = cutover.ErrNotFound
 	}
@@ -136,6 +145,9 @@ func (db *DB) OutcomePair(ctx context.Context, eventID string, epoch int) (cutov
 func (db *DB) Unpaired(ctx context.Context, before time.Time, limit int) ([]cutover.OutcomePair, error) {
 	if limit <= 0 {
 		limit = defaultUnpairedLimit
+	}
+	if err := db.settle(ctx); err != nil {
+		return nil, fmt.Errorf("embedded: unpaired: %w", err)
 	}
 	var ps []cutover.OutcomePair
 	err := db.readRows(ctx, `SELECT event_id, epoch, workflow, legacy, async, created_at FROM outcomes

@@ -144,18 +144,7 @@ func (db *DB) Send(ctx context.Context, queue string, msgs []cutover.OutgoingMes
 			if err := x.requireQueue(queue); err != nil {
 				return struct{}{}, err
 			}
-			now := x.now.UnixNano()
-			for start := 0; start < len(rows); start += sendChunk {
-				chunk := rows[start:min(start+sendChunk, len(rows))]
-				args := make([]any, 0, 6*len(chunk))
-				for _, r := range chunk {
-					args = append(args, queue, r.id, r.body, r.attrs, now, now+r.delay)
-				}
-				if _, err := x.exec(x.w.multiRow(`INSERT OR FAIL INTO messages (queue, id, body, attrs, sent_at, visible_at) VALUES `, 6, len(chunk), ""), args...); err != nil {
-					return struct{}{}, err
-				}
-			}
-			return struct{}{}, nil
+			return struct{}{}, x.insertMessages(queue, rows, x.now.UnixNano())
 		})
 		if err != nil {
 			return fmt.Errorf("embedded: send %s: %w", queue, err)
@@ -164,6 +153,21 @@ func (db *DB) Send(ctx context.Context, queue string, msgs []cutover.OutgoingMes
 	}
 	if failed != nil {
 		return fmt.Errorf("embedded: send %s: %w", queue, &cutover.BatchError{Failed: failed})
+	}
+	return nil
+}
+
+// insertMessages enqueues rows on queue as sent at sentAt (Unix nanoseconds).
+func (x *wtx) insertMessages(queue string, rows []outRow, sentAt int64) error {
+	for start := 0; start < len(rows); start += sendChunk {
+		chunk := rows[start:min(start+sendChunk, len(rows))]
+		args := make([]any, 0, 6*len(chunk))
+		for _, r := range chunk {
+			args = append(args, queue, r.id, r.body, r.attrs, sentAt, sentAt+r.delay)
+		}
+		if _, err := x.exec(x.w.multiRow(`INSERT OR FAIL INTO messages (queue, id, body, attrs, sent_at, visible_at) VALUES `, 6, len(chunk), ""), args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -254,6 +258,9 @@ func (db *DB) QueueStats(ctx context.Context, queue string) (cutover.QueueStats,
 	}
 	if !ok {
 		return cutover.QueueStats{}, fmt.Errorf("embedded: queue stats %s: %w", queue, cutover.ErrNotFound)
+	}
+	if err := db.settle(ctx); err != nil {
+		return cutover.QueueStats{}, fmt.Errorf("embedded: queue stats %s: %w", queue, err)
 	}
 	now := time.Now()
 	var st cutover.QueueStats

@@ -20,11 +20,6 @@ func (db *DB) Register(ctx context.Context, regs []cutover.Registration) ([]cuto
 	}
 	events := make([]any, 0, eventCols*len(regs))
 	var logs []cutover.LogStart
-	type legacySide struct {
-		id, workflow string
-		epoch        int
-		data         []byte
-	}
 	var sides []legacySide
 	for _, r := range regs {
 		row, err := eventRow(r.Event, r.Encoded)
@@ -37,7 +32,7 @@ func (db *DB) Register(ctx context.Context, regs []cutover.Registration) ([]cuto
 			logs = append(logs, cutover.LogStart{EventID: e.ID, Transition: r.First})
 		}
 		if r.Legacy != nil {
-			out, err := marshal(normOutcome(r.Legacy))
+			out, err := encodeOutcome(r.Legacy)
 			if err != nil {
 				return nil, fmt.Errorf("embedded: register %s: legacy outcome: %w", e.ID, err)
 			}
@@ -51,40 +46,7 @@ func (db *DB) Register(ctx context.Context, regs []cutover.Registration) ([]cuto
 		if err := x.startLogs(logs); err != nil {
 			return nil, err
 		}
-		// Each legacy side starts a new pair: one multi-row insert. If some
-		// pair was there (a publish retried after the event ran), each side
-		// then completes its pair unless the pair has a legacy side already
-		// (the rows just inserted have one, so the update skips them).
-		var done []pairRow
-		for start := 0; start < len(sides); start += archiveChunk {
-			chunk := sides[start:min(start+archiveChunk, len(sides))]
-			args := make([]any, 0, 7*len(chunk))
-			for _, s := range chunk {
-				args = append(args, s.id, s.epoch, s.workflow, s.data, nil, x.now.UnixNano(), 0)
-			}
-			q := x.w.multiRow(`INSERT OR FAIL INTO outcomes (event_id, epoch, workflow, legacy, async, created_at, complete) VALUES `, 7, len(chunk),
-				` ON CONFLICT (event_id, epoch) DO NOTHING`)
-			n, err := x.exec(q, args...)
-			if err != nil {
-				return nil, err
-			}
-			if int(n) == len(chunk) {
-				continue
-			}
-			for _, s := range chunk {
-				r := pairRow{eventID: s.id, epoch: s.epoch, legacy: s.data}
-				ok, err := x.queryRow(`UPDATE OR FAIL outcomes SET legacy = ?, complete = 1 WHERE event_id = ? AND epoch = ? AND legacy IS NULL
-					RETURNING workflow, async, created_at`,
-					[]any{s.data, s.id, s.epoch}, &r.workflow, &r.async, &r.createdAt)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					done = append(done, r)
-				}
-			}
-		}
-		return done, nil
+		return x.insertLegacySides(sides, x.now.UnixNano(), true)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: register %d events: %w", len(regs), err)
@@ -98,4 +60,52 @@ func (db *DB) Register(ctx context.Context, regs []cutover.Registration) ([]cuto
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// legacySide is a legacy outcome, encoded, that starts its event's pair.
+type legacySide struct {
+	id, workflow string
+	epoch        int
+	data         []byte
+}
+
+// insertLegacySides records each side as the start of a new pair, created
+// at createdAt (Unix nanoseconds). With complete, a side whose pair is
+// there already completes it unless it has a legacy side, and the pairs
+// completed are returned; without, it is left as it is.
+func (x *wtx) insertLegacySides(sides []legacySide, createdAt int64, complete bool) ([]pairRow, error) {
+	// Each legacy side starts a new pair: one multi-row insert. If some
+	// pair was there (a publish retried after the event ran), each side
+	// then completes its pair unless the pair has a legacy side already
+	// (the rows just inserted have one, so the update skips them).
+	var done []pairRow
+	for start := 0; start < len(sides); start += archiveChunk {
+		chunk := sides[start:min(start+archiveChunk, len(sides))]
+		args := make([]any, 0, 7*len(chunk))
+		for _, s := range chunk {
+			args = append(args, s.id, s.epoch, s.workflow, s.data, nil, createdAt, 0)
+		}
+		q := x.w.multiRow(`INSERT OR FAIL INTO outcomes (event_id, epoch, workflow, legacy, async, created_at, complete) VALUES `, 7, len(chunk),
+			` ON CONFLICT (event_id, epoch) DO NOTHING`)
+		n, err := x.exec(q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if int(n) == len(chunk) || !complete {
+			continue
+		}
+		for _, s := range chunk {
+			r := pairRow{eventID: s.id, epoch: s.epoch, legacy: s.data}
+			ok, err := x.queryRow(`UPDATE OR FAIL outcomes SET legacy = ?, complete = 1 WHERE event_id = ? AND epoch = ? AND legacy IS NULL
+				RETURNING workflow, async, created_at`,
+				[]any{s.data, s.id, s.epoch}, &r.workflow, &r.async, &r.createdAt)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				done = append(done, r)
+			}
+		}
+	}
+	return done, nil
 }

@@ -126,6 +126,16 @@ var migrations = [][]string{
 			PRIMARY KEY (workflow, version)
 		)`,
 	},
+	{ // 2: batched intake (see Intake). One row per published batch,
+		// deleted when expanded; error is set on one that cannot be.
+		`CREATE TABLE intake (
+			seq        INTEGER PRIMARY KEY,
+			created_at INTEGER NOT NULL,
+			events     INTEGER NOT NULL,
+			data       BLOB NOT NULL,
+			error      TEXT
+		)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -95,6 +95,20 @@ func (x *wtx) checkVersion(eventID string, expect int) (int, error) {
 // History returns the event's transitions in order; none (and no error) for
 // an unknown event.
 func (db *DB) History(ctx context.Context, eventID string) ([]cutover.Transition, error) {
+	ts, err := db.history(ctx, eventID)
+	if err == nil && len(ts) == 0 {
+		// Its start may wait in an envelope (Intake).
+		if err = db.settle(ctx); err == nil {
+			ts, err = db.history(ctx, eventID)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded: history %s: %w", eventID, err)
+	}
+	return ts, nil
+}
+
+func (db *DB) history(ctx context.Context, eventID string) ([]cutover.Transition, error) {
 	var ts []cutover.Transition
 	err := db.readRows(ctx, `SELECT seq, kind, at, attempt, epoch, delay, detail, worker FROM transitions
 		WHERE event_id = ? ORDER BY seq`, []any{eventID}, func(rows *sql.Rows) error {
@@ -107,8 +121,5 @@ func (db *DB) History(ctx context.Context, eventID string) ([]cutover.Transition
 		ts = append(ts, t)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded: history %s: %w", eventID, err)
-	}
-	return ts, nil
+	return ts, err
 }

@@ -125,7 +125,15 @@ func newProxyStack(ctx context.Context, cfg *cutover.Config, tokensFile string, 
 		return nil, err
 	}
 	pub := newPublisher(cfg, stores)
-	pub.ArchiveCopy = redactors.Event // live events travel whole; what is stored is redacted
+	// Live events travel whole; what is stored is redacted. The proxy
+	// builds shadow events redacted already: they are stored as they are,
+	// encoded once for their message and their archive.
+	pub.ArchiveCopy = func(e *cutover.Event) *cutover.Event {
+		if e.Mode == cutover.EventShadow {
+			return e
+		}
+		return redactors.Event(e)
+	}
 	if s.proxy, err = proxy.New(cfg, proxy.Deps{
 		Decider: snap, Publisher: pub, Outcomes: stores.Outcomes, Pairs: s.compare,
 		OutcomePairs: stores.Outcomes, History: stores.Transitions, Events: stores.Archive, Blobs: stores.Blobs,

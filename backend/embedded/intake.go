@@ -1,0 +1,206 @@
+package embedded
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+
+	"github.com/cutover-dev/cutover"
+)
+
+// Intake takes a published batch for one queue in a single row: the
+// events' archive rows, first log entries and legacy sides, and their
+// messages, in one envelope. That row is the whole cost to the publisher
+// (the proxy, on the primary's machine); it is expanded into the rows
+// Register and Send would have written by whoever next needs them: a
+// receive on any queue, or a read of the archive, a log, a pair or a
+// queue's stats. Expansion keeps the intake's times (the log's received
+// entry, the pair's start, the message's sent time), so after it nothing
+// tells the two paths apart.
+//
+// Nothing an expansion writes can have been written before by another
+// path, since an event's message does not exist until its envelope is
+// expanded: its legacy side always starts the pair.
+func (db *DB) Intake(ctx context.Context, queue string, regs []cutover.Registration, msgs []cutover.OutgoingMessage) error {
+	if len(regs) == 0 && len(msgs) == 0 {
+		return nil
+	}
+	env := envelope{queue: queue, events: make([]envEvent, 0, len(regs)), msgs: make([]envMessage, 0, len(msgs))}
+	byID := make(map[string]int, len(regs))
+	for _, r := range regs {
+		row, err := eventRow(r.Event, r.Encoded)
+		if err != nil {
+			return fmt.Errorf("embedded: intake: %w", err)
+		}
+		ev := envEvent{id: row[0].(string), workflow: row[1].(string), step: row[2].(string), correlation: row[3].(string),
+			receivedAt: row[4].(int64), data: row[5].([]byte), epoch: r.Event.ReplayEpoch}
+		if r.First.Kind != "" {
+			t := r.First
+			ev.first = &t
+		}
+		if r.Legacy != nil {
+			if ev.legacy, err = encodeOutcome(r.Legacy); err != nil {
+				return fmt.Errorf("embedded: intake %s: legacy outcome: %w", ev.id, err)
+			}
+		}
+		env.events = append(env.events, ev)
+		byID[ev.id] = len(env.events)
+	}
+	for _, m := range msgs {
+		if m.Delay < 0 || m.Delay > MaxDelay {
+			return fmt.Errorf("embedded: intake %s: message %s: delay %v is out of range (0 to %v)", queue, m.ID, m.Delay, MaxDelay)
+		}
+		em := envMessage{row: outRow{id: m.ID, body: m.Body, delay: int64(m.Delay)}}
+		if em.row.id == "" {
+			em.row.id = cutover.NewEventID()
+		}
+		if i := byID[m.ID]; i > 0 && sameBytes(m.Body, env.events[i-1].data) {
+			em.event = i
+		}
+		if len(m.Attributes) > 0 {
+			b, err := json.Marshal(m.Attributes)
+			if err != nil {
+				return fmt.Errorf("embedded: intake %s: attributes: %w", queue, err)
+			}
+			em.row.attrs = b
+		}
+		env.msgs = append(env.msgs, em)
+	}
+	data := env.encode()
+	_, err := write(ctx, db, func(x *wtx) (struct{}, error) {
+		if err := x.requireQueue(queue); err != nil {
+			return struct{}{}, err
+		}
+		_, err := x.exec(`INSERT OR FAIL INTO intake (created_at, events, data) VALUES (?, ?, ?)`, x.now.UnixNano(), len(env.msgs), data)
+		return struct{}{}, err
+	})
+	if err != nil {
+		return fmt.Errorf("embedded: intake %d events to %s: %w", len(regs), queue, err)
+	}
+	db.wake.notify(queue)
+	return nil
+}
+
+// sameBytes reports whether a and b are the same bytes; the publisher hands
+// in one slice for an event's archive copy and its message.
+func sameBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return string(a) == string(b)
+}
+
+// expandChunk bounds the envelopes one op expands, so that one op stays
+// short; settle and receive go on while there are more.
+const expandChunk = 16
+
+// expandIntake expands up to expandChunk envelopes, oldest first, in the
+// op's transaction, and reports how many it took and the queues they fed.
+// An envelope that does not decode (it never should) is marked with its
+// error and kept, not lost and not retried.
+func (x *wtx) expandIntake() (n int, queues []string, err error) {
+	type row struct {
+		seq, createdAt int64
+		data           []byte
+	}
+	var rows []row
+	err = x.query(`SELECT seq, created_at, data FROM intake WHERE error IS NULL ORDER BY seq LIMIT `+fmt.Sprint(expandChunk), nil,
+		func(vals []driver.Value) error {
+			var r row
+			if err := scan(vals, &r.seq, &r.createdAt, &r.data); err != nil {
+				return err
+			}
+			rows = append(rows, r)
+			return nil
+		})
+	if err != nil || len(rows) == 0 {
+		return 0, nil, err
+	}
+	for _, r := range rows {
+		env, derr := decodeEnvelope(r.data)
+		if derr != nil {
+			if _, err := x.exec(`UPDATE OR FAIL intake SET error = ? WHERE seq = ?`, derr.Error(), r.seq); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		if err := x.expand(env, r.createdAt); err != nil {
+			return 0, nil, err
+		}
+		if _, err := x.exec(`DELETE FROM intake WHERE seq = ?`, r.seq); err != nil {
+			return 0, nil, err
+		}
+		queues = append(queues, env.queue)
+	}
+	return len(rows), queues, nil
+}
+
+// expand writes one envelope's rows as Register and Send would have at
+// createdAt.
+func (x *wtx) expand(env *envelope, createdAt int64) error {
+	events := make([]any, 0, eventCols*len(env.events))
+	var logs []cutover.LogStart
+	var sides []legacySide
+	for _, ev := range env.events {
+		events = append(events, ev.id, ev.workflow, ev.step, ev.correlation, ev.receivedAt, ev.data)
+		if ev.first != nil {
+			logs = append(logs, cutover.LogStart{EventID: ev.id, Transition: *ev.first})
+		}
+		if ev.legacy != nil {
+			sides = append(sides, legacySide{id: ev.id, workflow: ev.workflow, epoch: ev.epoch, data: ev.legacy})
+		}
+	}
+	if err := x.insertEvents(events); err != nil {
+		return err
+	}
+	if err := x.startLogs(logs); err != nil {
+		return err
+	}
+	// A pair there already is one an earlier envelope of the same
+	// events (a retried publish) started: it has this legacy side. It
+	// cannot have an async side, since the event's message did not exist
+	// before its first envelope was expanded; so nothing is completed
+	// here that would need comparing.
+	if _, err := x.insertLegacySides(sides, createdAt, false); err != nil {
+		return err
+	}
+	rows := make([]outRow, len(env.msgs))
+	for i, m := range env.msgs {
+		rows[i] = m.row
+	}
+	return x.insertMessages(env.queue, rows, createdAt)
+}
+
+// settle expands every envelope waiting, for reads that must see what was
+// taken in. A read finds out first whether there is any: usually there is
+// none, and that costs no write.
+func (db *DB) settle(ctx context.Context) error {
+	for {
+		var one int
+		ok, err := db.readRow(ctx, `SELECT 1 FROM intake WHERE error IS NULL LIMIT 1`, nil, &one)
+		if err != nil || !ok {
+			return err
+		}
+		type result struct {
+			n      int
+			queues []string
+		}
+		res, err := write(ctx, db, func(x *wtx) (result, error) {
+			n, queues, err := x.expandIntake()
+			return result{n, queues}, err
+		})
+		if err != nil {
+			return fmt.Errorf("expand intake: %w", err)
+		}
+		for _, q := range res.queues {
+			db.wake.notify(q)
+		}
+		if res.n < expandChunk {
+			return nil
+		}
+	}
+}
