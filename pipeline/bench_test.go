@@ -21,7 +21,15 @@ import (
 // hides the group commit's latency, since each job waits two commits). It reports events/s, and as the baseline measured in the same run
 // the fsyncs/s the disk sustains one at a time, which is what a pipeline
 // without group commit would be bound by.
-func BenchmarkEndToEnd(b *testing.B) {
+func BenchmarkEndToEnd(b *testing.B) { endToEnd(b, false) }
+
+// BenchmarkEndToEndShadowIntake is BenchmarkEndToEnd with every batch
+// published as the proxy publishes shadow events: with legacy sides, so
+// the backend takes each batch in one intake row that the worker expands,
+// and every event ends in a compared pair.
+func BenchmarkEndToEndShadowIntake(b *testing.B) { endToEnd(b, true) }
+
+func endToEnd(b *testing.B, shadowIntake bool) {
 	// The collector runs as in `cutover worker`, which sets GOGC=400
 	// unless GOGC is set (cmd/cutover/main.go).
 	if os.Getenv("GOGC") == "" {
@@ -54,8 +62,10 @@ workflows:
 		handled.Add(1)
 		return &cutover.Outcome{Status: 200}, nil
 	})
+	var compared atomic.Int64
+	pairs := pairFunc(func(context.Context, cutover.OutcomePair) error { compared.Add(1); return nil })
 	w, err := New(cfg, WorkerStores{Queue: stores.Queue, Idempotency: stores.Idempotency, Transitions: stores.Transitions, Outcomes: stores.Outcomes, Blobs: stores.Blobs},
-		pub, Options{Handlers: map[StepRef]Handler{{"bench", cutover.RespondStep}: noop}})
+		pub, Options{Handlers: map[StepRef]Handler{{"bench", cutover.RespondStep}: noop}, Pairs: pairs})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +101,17 @@ workflows:
 						IdempotencyKey: id, CorrelationID: id, ReceivedAt: time.Now().UTC(),
 						Request: cutover.Request{Method: "POST", Path: "/bench", Body: body}}
 				}
-				if err := pub.Publish(ctx, evs...); err != nil {
+				var err error
+				if shadowIntake {
+					outs := make([]*cutover.Outcome, n)
+					for i := range outs {
+						outs[i] = &cutover.Outcome{Status: 200, At: time.Now().UTC()}
+					}
+					_, err = pub.PublishWithLegacy(ctx, evs, outs)
+				} else {
+					err = pub.Publish(ctx, evs...)
+				}
+				if err != nil {
 					b.Error(err)
 					return
 				}
@@ -101,7 +121,7 @@ workflows:
 	wg.Wait()
 	// Wait for every handler call (cheap to poll), then for the queue to
 	// drain: the last outcomes, logs and acknowledgements.
-	for handled.Load() < int64(b.N) {
+	for handled.Load() < int64(b.N) || shadowIntake && compared.Load() < int64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
 	q := cutover.QueueName("bench", cutover.RespondStep)
@@ -156,3 +176,7 @@ var benchDurability = func() string {
 	}
 	return "full"
 }()
+
+type pairFunc func(context.Context, cutover.OutcomePair) error
+
+func (f pairFunc) HandlePair(ctx context.Context, p cutover.OutcomePair) error { return f(ctx, p) }
