@@ -146,7 +146,7 @@ func legacyOutcome(wf *workflow, s *legacySnap, limit int64, now time.Time) *cut
 	h := s.header
 	dropHopHeaders(h)
 	if s.tooLarge {
-		o.Header = wf.redactor.Header(h)
+		o.Header = wf.redactor.Strip(h) // h is the capture's own copy
 		o.Skipped = "legacy response body is over proxy.capture_limit"
 		return o
 	}
@@ -160,17 +160,17 @@ func legacyOutcome(wf *workflow, s *legacySnap, limit int64, now time.Time) *cut
 		}
 		body = decoded
 	case decodeTooLarge:
-		o.Header = wf.redactor.Header(h)
+		o.Header = wf.redactor.Strip(h) // h is the capture's own copy
 		o.Skipped = "legacy response body is over proxy.capture_limit once decoded"
 		return o
 	case decodeUnsupported:
 		if wf.redactor.HasJSONPaths() {
-			o.Header = wf.redactor.Header(h)
+			o.Header = wf.redactor.Strip(h) // h is the capture's own copy
 			o.Skipped = "legacy response Content-Encoding " + enc + " cannot be redacted"
 			return o
 		}
 	}
-	o.Header = wf.redactor.Header(h)
+	o.Header = wf.redactor.Strip(h) // h is the capture's own copy
 	if len(body) > 0 {
 		o.Body = wf.redactor.Body(body)
 	}

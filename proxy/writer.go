@@ -204,7 +204,7 @@ func (p *Proxy) prepare(it *item) bool {
 			return false
 		}
 		ev := buildEvent(wf, it.id, it.arrival, cutover.EventShadow, *it.req)
-		ev.Request.Header = wf.redactor.Header(ev.Request.Header)
+		ev.Request.Header = wf.redactor.Strip(ev.Request.Header) // the snapshot's own copy
 		ev.Request.Body = wf.redactor.Body(ev.Request.Body)
 		it.ev = ev
 	}

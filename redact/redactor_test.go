@@ -11,6 +11,7 @@ import (
 	"github.com/cutover-dev/cutover"
 	"github.com/cutover-dev/cutover/jsonpath"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func mustNew(t *testing.T, rules ...cutover.RedactConfig) *Redactor {
@@ -44,12 +45,20 @@ func TestHeader(t *testing.T) {
 			"authorization": {"Bearer s3cret"}, "x-API-key": {"k"}, "x-request-id": {"r1"},
 		}, http.Header{"x-request-id": {"r1"}}},
 		{"nothing to remove", http.Header{"Accept": {"a", "b"}}, http.Header{"Accept": {"a", "b"}}},
+		{"empty values kept", http.Header{"X-Empty": {}, "Accept": {"a"}, "X-Two": {"1", "2"}},
+			http.Header{"X-Empty": nil, "Accept": {"a"}, "X-Two": {"1", "2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := r.Header(tt.in)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Header (-want +got):\n%s", diff)
+			}
+			// Strip does the same to its argument (keeping an empty value
+			// list as it was, which net/http never makes).
+			stripped := r.Strip(tt.in.Clone())
+			if diff := cmp.Diff(tt.want, stripped, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Strip (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -16,6 +16,8 @@ type Tracing struct {
 	Provider   *sdktrace.TracerProvider
 	Tracer     trace.Tracer
 	propagator propagation.TraceContext
+	// Span start options, made once: each costs an allocation per span.
+	server, consumer trace.SpanStartOption
 }
 
 // NewTracing returns tracing for one process. Spans are sampled as their
@@ -23,7 +25,8 @@ type Tracing struct {
 // what ties log lines together. Shutdown the provider on exit.
 func NewTracing(service string) *Tracing {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
-	return &Tracing{Provider: tp, Tracer: tp.Tracer("github.com/cutover-dev/cutover/" + service)}
+	return &Tracing{Provider: tp, Tracer: tp.Tracer("github.com/cutover-dev/cutover/" + service),
+		server: trace.WithSpanKind(trace.SpanKindServer), consumer: trace.WithSpanKind(trace.SpanKindConsumer)}
 }
 
 // Middleware starts a server span for each request, continuing the caller's
@@ -33,7 +36,7 @@ func NewTracing(service string) *Tracing {
 func (t *Tracing) Middleware(name string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := t.Tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := t.Tracer.Start(ctx, name, t.server)
 		defer span.End()
 		t.propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -44,7 +47,7 @@ func (t *Tracing) Middleware(name string, next http.Handler) http.Handler {
 // context the event carries (the request that caused it).
 func (t *Tracing) StartEventSpan(ctx context.Context, name string, ev *cutover.Event) (context.Context, trace.Span) {
 	ctx = EventContext(ctx, ev)
-	return t.Tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer))
+	return t.Tracer.Start(ctx, name, t.consumer)
 }
 
 // EventContext returns ctx with the remote span context the event carries

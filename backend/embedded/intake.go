@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cutover-dev/cutover"
 )
@@ -29,17 +30,30 @@ func (db *DB) Intake(ctx context.Context, queue string, regs []cutover.Registrat
 	env := envelope{queue: queue, events: make([]envEvent, 0, len(regs)), msgs: make([]envMessage, 0, len(msgs))}
 	byID := make(map[string]int, len(regs))
 	for _, r := range regs {
-		row, err := eventRow(r.Event, r.Encoded)
-		if err != nil {
-			return fmt.Errorf("embedded: intake: %w", err)
+		e := r.Event
+		if e == nil {
+			return fmt.Errorf("embedded: intake: nil event")
 		}
-		ev := envEvent{id: row[0].(string), workflow: row[1].(string), step: row[2].(string), correlation: row[3].(string),
-			receivedAt: row[4].(int64), data: row[5].([]byte), epoch: r.Event.ReplayEpoch}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("embedded: intake: %s: %w", e.ID, err)
+		}
+		data := r.Encoded
+		if data == nil || e.ReceivedAt.Location() != time.UTC {
+			c := *e
+			c.ReceivedAt = c.ReceivedAt.UTC()
+			var err error
+			if data, err = cutover.EncodeEvent(&c); err != nil {
+				return fmt.Errorf("embedded: intake: %w", err)
+			}
+		}
+		ev := envEvent{id: e.ID, workflow: e.Workflow, step: e.Step, correlation: e.CorrelationID,
+			receivedAt: e.ReceivedAt.UnixNano(), data: data, epoch: e.ReplayEpoch}
 		if r.First.Kind != "" {
 			t := r.First
 			ev.first = &t
 		}
 		if r.Legacy != nil {
+			var err error
 			if ev.legacy, err = encodeOutcome(r.Legacy); err != nil {
 				return fmt.Errorf("embedded: intake %s: legacy outcome: %w", ev.id, err)
 			}
