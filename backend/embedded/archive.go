@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/cutover-dev/cutover"
 )
@@ -81,7 +82,7 @@ func (db *DB) Event(ctx context.Context, id string) (*cutover.Event, error) {
 	ok, err := db.readRow(ctx, `SELECT data FROM events WHERE id = ?`, []any{id}, &data)
 	if err == nil && !ok {
 		// It may wait in an envelope (Intake).
-		if err = db.settle(ctx); err == nil {
+		if err = db.settle(ctx, time.Time{}); err == nil {
 			ok, err = db.readRow(ctx, `SELECT data FROM events WHERE id = ?`, []any{id}, &data)
 		}
 	}
@@ -101,7 +102,7 @@ func (db *DB) Event(ctx context.Context, id string) (*cutover.Event, error) {
 // Events returns the archived events q selects, ordered by id. ReceivedAt
 // is filtered on [Since, Until).
 func (db *DB) Events(ctx context.Context, q cutover.EventQuery) ([]*cutover.Event, error) {
-	if err := db.settle(ctx); err != nil {
+	if err := db.settle(ctx, time.Time{}); err != nil {
 		return nil, fmt.Errorf("embedded: events: %w", err)
 	}
 	var f filter

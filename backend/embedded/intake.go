@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cutover-dev/cutover"
@@ -86,7 +88,7 @@ func (db *DB) Intake(ctx context.Context, queue string, regs []cutover.Registrat
 		if err := x.requireQueue(queue); err != nil {
 			return struct{}{}, err
 		}
-		_, err := x.exec(`INSERT OR FAIL INTO intake (created_at, events, data) VALUES (?, ?, ?)`, x.now.UnixNano(), len(env.msgs), data)
+		_, err := x.exec(`INSERT OR FAIL INTO intake (queue, created_at, events, data) VALUES (?, ?, ?, ?)`, queue, x.now.UnixNano(), len(env.msgs), data)
 		return struct{}{}, err
 	})
 	if err != nil {
@@ -108,49 +110,62 @@ func sameBytes(a, b []byte) bool {
 	return string(a) == string(b)
 }
 
-// expandChunk bounds the envelopes one op expands, so that one op stays
-// short; settle and receive go on while there are more.
-const expandChunk = 16
+// expandEvents bounds the events one op expands (at least one envelope),
+// so that one op stays short; settle and receive go on while there are more.
+const expandEvents = 512
 
-// expandIntake expands up to expandChunk envelopes, oldest first, in the
-// op's transaction, and reports how many it took and the queues they fed.
-// An envelope that does not decode (it never should) is marked with its
-// error and kept, not lost and not retried.
-func (x *wtx) expandIntake() (n int, queues []string, err error) {
-	type row struct {
-		seq, createdAt int64
-		data           []byte
+// expandIntake expands envelopes created before `before` (Unix
+// nanoseconds; 0: any), oldest first, in the op's transaction, up to
+// expandEvents events, and reports the queues they fed and whether more
+// are waiting. An envelope that does not decode (it never should) is
+// marked with its error and kept, not lost and not retried.
+func (x *wtx) expandIntake(before int64) (queues []string, more bool, err error) {
+	if before == 0 {
+		before = math.MaxInt64
 	}
+	type row struct{ seq, events int64 }
 	var rows []row
-	err = x.query(`SELECT seq, created_at, data FROM intake WHERE error IS NULL ORDER BY seq LIMIT `+fmt.Sprint(expandChunk), nil,
+	total := int64(0)
+	err = x.query(`SELECT seq, events FROM intake WHERE error IS NULL AND created_at < ? ORDER BY seq LIMIT 64`, []any{before},
 		func(vals []driver.Value) error {
 			var r row
-			if err := scan(vals, &r.seq, &r.createdAt, &r.data); err != nil {
+			if err := scan(vals, &r.seq, &r.events); err != nil {
 				return err
 			}
+			if len(rows) > 0 && total+r.events > expandEvents {
+				more = true
+				return nil
+			}
+			total += r.events
 			rows = append(rows, r)
 			return nil
 		})
 	if err != nil || len(rows) == 0 {
-		return 0, nil, err
+		return nil, false, err
 	}
+	more = more || len(rows) == 64
 	for _, r := range rows {
-		env, derr := decodeEnvelope(r.data)
+		var createdAt int64
+		var data []byte
+		if _, err := x.queryRow(`SELECT created_at, data FROM intake WHERE seq = ?`, []any{r.seq}, &createdAt, &data); err != nil {
+			return nil, false, err
+		}
+		env, derr := decodeEnvelope(data)
 		if derr != nil {
 			if _, err := x.exec(`UPDATE OR FAIL intake SET error = ? WHERE seq = ?`, derr.Error(), r.seq); err != nil {
-				return 0, nil, err
+				return nil, false, err
 			}
 			continue
 		}
-		if err := x.expand(env, r.createdAt); err != nil {
-			return 0, nil, err
+		if err := x.expand(env, createdAt); err != nil {
+			return nil, false, err
 		}
 		if _, err := x.exec(`DELETE FROM intake WHERE seq = ?`, r.seq); err != nil {
-			return 0, nil, err
+			return nil, false, err
 		}
 		queues = append(queues, env.queue)
 	}
-	return len(rows), queues, nil
+	return queues, more, nil
 }
 
 // expand writes one envelope's rows as Register and Send would have at
@@ -189,23 +204,28 @@ func (x *wtx) expand(env *envelope, createdAt int64) error {
 	return x.insertMessages(env.queue, rows, createdAt)
 }
 
-// settle expands every envelope waiting, for reads that must see what was
-// taken in. A read finds out first whether there is any: usually there is
-// none, and that costs no write.
-func (db *DB) settle(ctx context.Context) error {
+// settle expands every envelope waiting that was created before `before`
+// (the zero time: any), for reads that must see what was taken in. A read
+// finds out first whether there is any: usually there is none, and that
+// costs no write.
+func (db *DB) settle(ctx context.Context, before time.Time) error {
+	b := int64(0)
+	if !before.IsZero() {
+		b = before.UnixNano()
+	}
 	for {
 		var one int
-		ok, err := db.readRow(ctx, `SELECT 1 FROM intake WHERE error IS NULL LIMIT 1`, nil, &one)
+		ok, err := db.readRow(ctx, `SELECT 1 FROM intake WHERE error IS NULL AND created_at < ? LIMIT 1`, []any{cmp.Or(b, math.MaxInt64)}, &one)
 		if err != nil || !ok {
 			return err
 		}
 		type result struct {
-			n      int
 			queues []string
+			more   bool
 		}
 		res, err := write(ctx, db, func(x *wtx) (result, error) {
-			n, queues, err := x.expandIntake()
-			return result{n, queues}, err
+			queues, more, err := x.expandIntake(b)
+			return result{queues, more}, err
 		})
 		if err != nil {
 			return fmt.Errorf("expand intake: %w", err)
@@ -213,7 +233,7 @@ func (db *DB) settle(ctx context.Context) error {
 		for _, q := range res.queues {
 			db.wake.notify(q)
 		}
-		if res.n < expandChunk {
+		if !res.more {
 			return nil
 		}
 	}

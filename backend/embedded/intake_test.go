@@ -65,6 +65,20 @@ func TestIntakeReadsAndReceive(t *testing.T) {
 		t.Errorf("Intake to a queue never ensured = %v; want ErrNotFound", err)
 	}
 
+	// Queue stats count what waits in envelopes without expanding them;
+	// a sweep for pairs older than the envelope leaves it too.
+	st, err := db.QueueStats(ctx, q)
+	if err != nil || st.Visible != 3 || st.OldestAge <= 0 {
+		t.Errorf("QueueStats before expansion = %+v, %v; want 3 visible", st, err)
+	}
+	if ps, err := db.Unpaired(ctx, before, 100); err != nil || len(ps) != 0 {
+		t.Errorf("Unpaired(before the intake) = %d pairs, %v; want none", len(ps), err)
+	}
+	var waiting int
+	if _, err := db.readRow(ctx, `SELECT count(*) FROM intake`, nil, &waiting); err != nil || waiting != 1 {
+		t.Errorf("envelopes after stats and an early sweep = %d, %v; want 1, unexpanded", waiting, err)
+	}
+
 	// A point read finds the event, its log and its pair.
 	got, err := db.Event(ctx, evs[0].ID)
 	if err != nil {
@@ -86,7 +100,7 @@ func TestIntakeReadsAndReceive(t *testing.T) {
 	if err != nil || len(ps) != 3 {
 		t.Errorf("Unpaired = %d pairs, %v; want 3", len(ps), err)
 	}
-	st, err := db.QueueStats(ctx, q)
+	st, err = db.QueueStats(ctx, q)
 	if err != nil || st.Visible != 3 {
 		t.Errorf("QueueStats = %+v, %v; want 3 visible", st, err)
 	}
@@ -102,6 +116,51 @@ func TestIntakeReadsAndReceive(t *testing.T) {
 	}
 	if more, err := db.Receive(ctx, q, cutover.ReceiveOptions{Max: 10}); err != nil || len(more) != 0 {
 		t.Errorf("second Receive = %d messages, %v; want none", len(more), err)
+	}
+}
+
+// TestIntakeExpansionBounded: one receive expands about expandEvents
+// events, not the whole backlog; the rest follow as receives go on.
+func TestIntakeExpansionBounded(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, Options{})
+	q := cutover.QueueName("orders", cutover.RespondStep)
+	if err := db.EnsureQueue(ctx, cutover.QueueSpec{Name: q}); err != nil {
+		t.Fatal(err)
+	}
+	const envelopes, per = 4, 300
+	for range envelopes {
+		_, regs, msgs := intakeBatch(t, "orders", per, time.Now().UTC())
+		if err := db.Intake(ctx, q, regs, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(table string) int {
+		var n int
+		if _, err := db.readRow(ctx, `SELECT count(*) FROM `+table, nil, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if ms, err := db.Receive(ctx, q, cutover.ReceiveOptions{Max: 10}); err != nil || len(ms) != 10 {
+		t.Fatalf("Receive = %d, %v", len(ms), err)
+	}
+	if got := count("intake"); got != envelopes-1 {
+		t.Errorf("envelopes left after one receive = %d; want %d (one expanded: %d events, a second would pass %d)", got, envelopes-1, per, expandEvents)
+	}
+	if st, err := db.QueueStats(ctx, q); err != nil || st.Visible != envelopes*per-10 {
+		t.Errorf("QueueStats = %+v, %v; want %d visible", st, err, envelopes*per-10)
+	}
+	got := 10
+	for got < envelopes*per {
+		ms, err := db.Receive(ctx, q, cutover.ReceiveOptions{Max: 10})
+		if err != nil || len(ms) == 0 {
+			t.Fatalf("Receive after %d = %d, %v", got, len(ms), err)
+		}
+		got += len(ms)
+	}
+	if n := count("intake"); n != 0 {
+		t.Errorf("envelopes left after receiving everything: %d", n)
 	}
 }
 
@@ -158,7 +217,7 @@ func TestIntakeMatchesRegisterAndSend(t *testing.T) {
 	if err := b.Send(ctx, q, msgs); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.settle(ctx); err != nil {
+	if err := a.settle(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	dump := func(db *DB) map[string][]string {
@@ -201,7 +260,7 @@ func TestIntakeMalformedEnvelopeKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := write(ctx, db, func(x *wtx) (int64, error) {
-		return x.exec(`INSERT INTO intake (created_at, events, data) VALUES (1, 1, x'0102')`)
+		return x.exec(`INSERT INTO intake (queue, created_at, events, data) VALUES ('orders.respond', 1, 1, x'0102')`)
 	}); err != nil {
 		t.Fatal(err)
 	}

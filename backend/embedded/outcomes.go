@@ -123,7 +123,7 @@ func (db *DB) OutcomePair(ctx context.Context, eventID string, epoch int) (cutov
 	ok, err := read()
 	if err == nil && !ok {
 		// Its legacy side may wait in an envelope (Intake).
-		if err = db.settle(ctx); err == nil {
+		if err = db.settle(ctx, time.Time{}); err == nil {
 			ok, err = read()
 		}
 	}
@@ -146,7 +146,9 @@ func (db *DB) Unpaired(ctx context.Context, before time.Time, limit int) ([]cuto
 	if limit <= 0 {
 		limit = defaultUnpairedLimit
 	}
-	if err := db.settle(ctx); err != nil {
+	// Only envelopes old enough to hold such pairs: a pair starts when
+	// its envelope was taken in.
+	if err := db.settle(ctx, before); err != nil {
 		return nil, fmt.Errorf("embedded: unpaired: %w", err)
 	}
 	var ps []cutover.OutcomePair

@@ -259,9 +259,6 @@ func (db *DB) QueueStats(ctx context.Context, queue string) (cutover.QueueStats,
 	if !ok {
 		return cutover.QueueStats{}, fmt.Errorf("embedded: queue stats %s: %w", queue, cutover.ErrNotFound)
 	}
-	if err := db.settle(ctx); err != nil {
-		return cutover.QueueStats{}, fmt.Errorf("embedded: queue stats %s: %w", queue, err)
-	}
 	now := time.Now()
 	var st cutover.QueueStats
 	var oldest sql.NullInt64
@@ -274,6 +271,18 @@ func (db *DB) QueueStats(ctx context.Context, queue string) (cutover.QueueStats,
 		&st.Visible, &st.InFlight, &st.Delayed, &oldest)
 	if err != nil {
 		return cutover.QueueStats{}, fmt.Errorf("embedded: queue stats %s: %w", queue, err)
+	}
+	// Messages still in envelopes (Intake) are visible: a receive expands
+	// them first. Envelopes that failed to expand stay out of the count.
+	var waiting int64
+	var oldestIn sql.NullInt64
+	if _, err := db.readRow(ctx, `SELECT COALESCE(SUM(events), 0), MIN(created_at) FROM intake WHERE queue = ? AND error IS NULL`,
+		[]any{queue}, &waiting, &oldestIn); err != nil {
+		return cutover.QueueStats{}, fmt.Errorf("embedded: queue stats %s: %w", queue, err)
+	}
+	st.Visible += waiting
+	if oldestIn.Valid && (!oldest.Valid || oldestIn.Int64 < oldest.Int64) {
+		oldest = oldestIn
 	}
 	if oldest.Valid {
 		st.OldestAge = max(now.Sub(fromNanos(oldest.Int64)), 0)

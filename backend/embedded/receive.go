@@ -113,7 +113,7 @@ func (db *DB) receiveOnce(ctx context.Context, queue string, max int, vis time.D
 		// Envelopes taken in become messages first, a chunk per receive
 		// (any queue's: this is where they are needed). A receive that
 		// finds none for its queue polls again, and finds the rest.
-		if _, fed, err = x.expandIntake(); err != nil {
+		if fed, _, err = x.expandIntake(0); err != nil {
 			return nil, err
 		}
 		redrive := spec.deadLetter != "" && spec.maxReceive > 0

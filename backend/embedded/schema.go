@@ -130,8 +130,9 @@ var migrations = [][]string{
 		// deleted when expanded; error is set on one that cannot be.
 		`CREATE TABLE intake (
 			seq        INTEGER PRIMARY KEY,
+			queue      TEXT NOT NULL,
 			created_at INTEGER NOT NULL,
-			events     INTEGER NOT NULL,
+			events     INTEGER NOT NULL, -- messages in data, counted by QueueStats
 			data       BLOB NOT NULL,
 			error      TEXT
 		)`,

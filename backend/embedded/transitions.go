@@ -98,7 +98,7 @@ func (db *DB) History(ctx context.Context, eventID string) ([]cutover.Transition
 	ts, err := db.history(ctx, eventID)
 	if err == nil && len(ts) == 0 {
 		// Its start may wait in an envelope (Intake).
-		if err = db.settle(ctx); err == nil {
+		if err = db.settle(ctx, time.Time{}); err == nil {
 			ts, err = db.history(ctx, eventID)
 		}
 	}
