@@ -17,8 +17,9 @@ import (
 // messages, in one envelope. That row is the whole cost to the publisher
 // (the proxy, on the primary's machine); it is expanded into the rows
 // Register and Send would have written by whoever next needs them: a
-// receive on any queue, or a read of the archive, a log, a pair or a
-// queue's stats. Expansion keeps the intake's times (the log's received
+// receive on the queue (about expandEvents events per receive), or a read
+// of the archive, a log or a pair, or the sweep's list of unpaired pairs
+// (queue stats count the messages in envelopes as they are). Expansion keeps the intake's times (the log's received
 // entry, the pair's start, the message's sent time), so after it nothing
 // tells the two paths apart.
 //
@@ -114,19 +115,20 @@ func sameBytes(a, b []byte) bool {
 // so that one op stays short; settle and receive go on while there are more.
 const expandEvents = 512
 
-// expandIntake expands envelopes created before `before` (Unix
-// nanoseconds; 0: any), oldest first, in the op's transaction, up to
-// expandEvents events, and reports the queues they fed and whether more
-// are waiting. An envelope that does not decode (it never should) is
-// marked with its error and kept, not lost and not retried.
-func (x *wtx) expandIntake(before int64) (queues []string, more bool, err error) {
+// expandIntake expands the envelopes of queue (""; every queue's) created
+// before `before` (Unix nanoseconds; 0: any), oldest first, in the op's
+// transaction, up to expandEvents events, and reports the queues they fed
+// and whether more are waiting. An envelope that does not decode (it never
+// should) is marked with its error and kept, not lost and not retried.
+func (x *wtx) expandIntake(queue string, before int64) (queues []string, more bool, err error) {
 	if before == 0 {
 		before = math.MaxInt64
 	}
 	type row struct{ seq, events int64 }
 	var rows []row
 	total := int64(0)
-	err = x.query(`SELECT seq, events FROM intake WHERE error IS NULL AND created_at < ? ORDER BY seq LIMIT 64`, []any{before},
+	err = x.query(`SELECT seq, events FROM intake WHERE error IS NULL AND created_at < ?1 AND (?2 = '' OR queue = ?2)
+		ORDER BY seq LIMIT 64`, []any{before, queue},
 		func(vals []driver.Value) error {
 			var r row
 			if err := scan(vals, &r.seq, &r.events); err != nil {
@@ -224,7 +226,7 @@ func (db *DB) settle(ctx context.Context, before time.Time) error {
 			more   bool
 		}
 		res, err := write(ctx, db, func(x *wtx) (result, error) {
-			queues, more, err := x.expandIntake(b)
+			queues, more, err := x.expandIntake("", b)
 			return result{queues, more}, err
 		})
 		if err != nil {

@@ -260,7 +260,7 @@ func TestIntakeMalformedEnvelopeKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := write(ctx, db, func(x *wtx) (int64, error) {
-		return x.exec(`INSERT INTO intake (queue, created_at, events, data) VALUES ('orders.respond', 1, 1, x'0102')`)
+		return x.exec(`INSERT INTO intake (queue, created_at, events, data) VALUES (?, 1, 1, x'0102')`, q)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,8 @@ func (db *DB) waitVisible(ctx context.Context, queue string, woken <-chan struct
 		// A read, not a write: idle pollers stay off the writer. An
 		// envelope waiting may hold messages for this queue.
 		var one int
-		ok, err := db.readRow(ctx, `SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ?
-			UNION ALL SELECT 1 FROM intake WHERE error IS NULL LIMIT 1`,
+		ok, err := db.readRow(ctx, `SELECT 1 FROM messages WHERE queue = ?1 AND visible_at <= ?2
+			UNION ALL SELECT 1 FROM intake WHERE queue = ?1 AND error IS NULL LIMIT 1`,
 			[]any{queue, time.Now().UnixNano()}, &one)
 		if err != nil {
 			return false, fmt.Errorf("embedded: receive %s: %w", queue, err)
@@ -101,7 +101,6 @@ type received struct {
 }
 
 func (db *DB) receiveOnce(ctx context.Context, queue string, max int, vis time.Duration) ([]cutover.Message, error) {
-	var fed []string // queues fed by envelopes this receive expanded
 	gots, err := write(ctx, db, func(x *wtx) ([]received, error) {
 		spec, ok, err := x.spec(queue)
 		if err != nil {
@@ -110,10 +109,9 @@ func (db *DB) receiveOnce(ctx context.Context, queue string, max int, vis time.D
 		if !ok {
 			return nil, noQueue(queue)
 		}
-		// Envelopes taken in become messages first, a chunk per receive
-		// (any queue's: this is where they are needed). A receive that
-		// finds none for its queue polls again, and finds the rest.
-		if fed, _, err = x.expandIntake(0); err != nil {
+		// The queue's envelopes taken in become messages first, about
+		// expandEvents per receive; the next receives take the rest.
+		if _, _, err = x.expandIntake(queue, 0); err != nil {
 			return nil, err
 		}
 		redrive := spec.deadLetter != "" && spec.maxReceive > 0
@@ -156,11 +154,6 @@ func (db *DB) receiveOnce(ctx context.Context, queue string, max int, vis time.D
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: receive %s: %w", queue, err)
-	}
-	for _, q := range fed {
-		if q != queue {
-			db.wake.notify(q)
-		}
 	}
 	// RETURNING yields rows in no set order; hand them out as sent.
 	sort.Slice(gots, func(i, j int) bool { return gots[i].seq < gots[j].seq })
