@@ -2,6 +2,8 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
 	"net/http"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -16,8 +18,8 @@ type Tracing struct {
 	Provider   *sdktrace.TracerProvider
 	Tracer     trace.Tracer
 	propagator propagation.TraceContext
-	// Span start options, made once: each costs an allocation per span.
-	server, consumer trace.SpanStartOption
+	// consumer is made once: it costs an allocation per span.
+	consumer trace.SpanStartOption
 }
 
 // NewTracing returns tracing for one process. Spans are sampled as their
@@ -26,21 +28,40 @@ type Tracing struct {
 func NewTracing(service string) *Tracing {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
 	return &Tracing{Provider: tp, Tracer: tp.Tracer("github.com/cutover-dev/cutover/" + service),
-		server: trace.WithSpanKind(trace.SpanKindServer), consumer: trace.WithSpanKind(trace.SpanKindConsumer)}
+		consumer: trace.WithSpanKind(trace.SpanKindConsumer)}
 }
 
-// Middleware starts a server span for each request, continuing the caller's
-// traceparent when there is one, and rewrites the request's traceparent to
-// the new span so whatever handles it (the proxy: the event it publishes,
-// the legacy call) carries this trace.
-func (t *Tracing) Middleware(name string, next http.Handler) http.Handler {
+// Middleware gives each request a span context of its own, continuing the
+// caller's traceparent when there is one (its trace id and sampled flag)
+// and starting a sampled trace otherwise, and rewrites the request's
+// traceparent to it, so whatever handles the request (the proxy: the event
+// it publishes, the legacy call, its log lines) carries this trace. It
+// mints ids only: spans are exported nowhere, and recording one per
+// request cost the proxy about 4% of its CPU.
+func (t *Tracing) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := t.Tracer.Start(ctx, name, t.server)
-		defer span.End()
+		ctx = trace.ContextWithSpanContext(ctx, childOf(trace.SpanContextFromContext(ctx)))
 		t.propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// childOf returns a new span context in parent's trace, or in a new
+// sampled trace when parent is not valid.
+func childOf(parent trace.SpanContext) trace.SpanContext {
+	cfg := trace.SpanContextConfig{TraceID: parent.TraceID(), TraceFlags: parent.TraceFlags(), TraceState: parent.TraceState()}
+	if !parent.IsValid() {
+		cfg = trace.SpanContextConfig{TraceFlags: trace.FlagsSampled}
+		for !cfg.TraceID.IsValid() {
+			binary.BigEndian.PutUint64(cfg.TraceID[:8], rand.Uint64())
+			binary.BigEndian.PutUint64(cfg.TraceID[8:], rand.Uint64())
+		}
+	}
+	for !cfg.SpanID.IsValid() {
+		binary.BigEndian.PutUint64(cfg.SpanID[:], rand.Uint64())
+	}
+	return trace.NewSpanContext(cfg)
 }
 
 // StartEventSpan starts a span for work on ev, as a child of the trace

@@ -141,7 +141,7 @@ func newProxyStack(ctx context.Context, cfg *cutover.Config, tokensFile string, 
 	}); err != nil {
 		return nil, err
 	}
-	s.handler = s.tracing.Middleware("cutover.proxy", s.proxy.Handler())
+	s.handler = s.tracing.Middleware(s.proxy.Handler())
 
 	reporter := newReporter(cfg, stores)
 	svc, err := flags.NewService(stores.Flags, cfg, reporter, flags.ServiceOptions{Snapshot: snap, Logger: log})
