@@ -15,17 +15,18 @@ import (
 // Intake takes a published batch for one queue in a single row: the
 // events' archive rows, first log entries and legacy sides, and their
 // messages, in one envelope. That row is the whole cost to the publisher
-// (the proxy, on the primary's machine); it is expanded into the rows
+// (the proxy, on the primary's machine). It is expanded into the rows
 // Register and Send would have written by whoever next needs them: a
-// receive on the queue (about expandEvents events per receive), or a read
-// of the archive, a log or a pair, or the sweep's list of unpaired pairs
-// (queue stats count the messages in envelopes as they are). Expansion keeps the intake's times (the log's received
-// entry, the pair's start, the message's sent time), so after it nothing
-// tells the two paths apart.
+// receive on the queue (about expandEvents events per receive), a read of
+// the archive, a log or a pair, or the sweep's list of unpaired pairs;
+// queue stats count the messages in envelopes as they are. Expansion keeps
+// the intake's times (the log's received entry, the pair's start, the
+// message's sent time), so after it nothing tells the two paths apart.
 //
 // Nothing an expansion writes can have been written before by another
 // path, since an event's message does not exist until its envelope is
-// expanded: its legacy side always starts the pair.
+// expanded: its legacy side always starts the pair. Unlike Send, a message
+// with a delay out of range refuses the whole batch.
 func (db *DB) Intake(ctx context.Context, queue string, regs []cutover.Registration, msgs []cutover.OutgoingMessage) error {
 	if len(regs) == 0 && len(msgs) == 0 {
 		return nil
