@@ -92,8 +92,9 @@ func deferredStart(ctx context.Context, blobs BlobReader, m cutover.Message) (*c
 	return ds, nil
 }
 
-// receivedEntry is the log's first entry for an event whose start was
-// deferred: what the publisher would have written when it sent it.
+// receivedEntry is an event's first log entry, as sent at sentAt (the zero
+// time: when it was received): what the publisher writes when it sends it,
+// and what a worker writes for an event whose start was deferred.
 func receivedEntry(ev *cutover.Event, sentAt time.Time) cutover.Transition {
 	at := sentAt
 	if at.IsZero() {

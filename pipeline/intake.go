@@ -37,7 +37,7 @@ func (p *Publisher) intake(ctx context.Context, in batchIntake, all []*cutover.E
 	byQueue := map[string]*batch{}
 	var order []string
 	for i, ev := range all {
-		regs[i].First = cutover.Transition{Kind: cutover.TransitionReceived, At: now, Detail: receivedDetail(ev)}
+		regs[i].First = receivedEntry(ev, now)
 		q := cutover.QueueName(ev.Workflow, ev.Step)
 		b := byQueue[q]
 		if b == nil {

@@ -183,7 +183,7 @@ func (p *Publisher) start(ctx context.Context, all, archived []*cutover.Event, r
 			replays = append(replays, ev) // its log goes on: see received
 			continue
 		}
-		regs[i].First = cutover.Transition{Kind: cutover.TransitionReceived, At: now, Detail: receivedDetail(ev)}
+		regs[i].First = receivedEntry(ev, now)
 	}
 	if pairs, err = reg.Register(ctx, regs); err != nil {
 		return nil, false, fmt.Errorf("pipeline: publish: register: %w: %w", cutover.ErrNotPublished, err)
@@ -245,7 +245,7 @@ func (p *Publisher) received(ctx context.Context, evs []*cutover.Event) error {
 			replays = append(replays, ev)
 			continue
 		}
-		first = append(first, cutover.LogStart{EventID: ev.ID, Transition: cutover.Transition{Kind: cutover.TransitionReceived, At: now, Detail: receivedDetail(ev)}})
+		first = append(first, cutover.LogStart{EventID: ev.ID, Transition: receivedEntry(ev, now)})
 	}
 	if starter, ok := p.stores.Transitions.(cutover.LogStarter); ok && len(first) > 0 {
 		if err := starter.StartLogs(ctx, first); err != nil {
