@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/cutover-dev/cutover"
+	"github.com/cutover-dev/cutover/pipeline/pipelinetest"
 )
 
 // TestIntakePipeline runs shadow batches through the embedded backend's
@@ -35,7 +34,7 @@ func TestIntakePipeline(t *testing.T) {
 		}
 		return &cutover.Outcome{Status: 200, Body: cutover.Body(`{"ok":true}`)}, nil
 	})
-	compared := &pairCount{n: map[string]int{}}
+	compared := pipelinetest.NewPairs()
 	e.worker(Options{Handlers: map[StepRef]Handler{{"orders", cutover.RespondStep}: h}, Pairs: compared})
 
 	var all []*cutover.Event
@@ -68,72 +67,10 @@ func TestIntakePipeline(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for compared.total() < len(all) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // let a second comparison show
-	compared.mu.Lock()
-	for _, ev := range all {
-		if c := compared.n[ev.ID]; c != 1 {
-			t.Errorf("event %s compared %d times, want once", ev.ID, c)
-		}
-	}
-	for _, bad := range compared.bad {
-		t.Errorf("pair compared without both sides: %s", bad)
-	}
-	compared.mu.Unlock()
-	for _, ev := range all {
-		hist, err := e.stores.Transitions.History(ctx, ev.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var kinds []cutover.TransitionKind
-		for _, tr := range hist {
-			kinds = append(kinds, tr.Kind)
-		}
-		want := []cutover.TransitionKind{cutover.TransitionReceived, cutover.TransitionStarted, cutover.TransitionSucceeded}
-		if flaky[ev.ID] {
-			want = []cutover.TransitionKind{cutover.TransitionReceived, cutover.TransitionStarted, cutover.TransitionRetryScheduled,
-				cutover.TransitionStarted, cutover.TransitionSucceeded}
-		}
-		// A message that came twice may add its duplicate's entry at the end.
-		if len(kinds) > len(want) && kinds[len(want)-1] == cutover.TransitionSucceeded {
-			kinds = kinds[:len(want)]
-		}
-		if diff := cmp.Diff(want, kinds); diff != "" {
-			t.Errorf("log of %s (-want +got):\n%s", ev.ID, diff)
-		}
-		if got, err := e.stores.Archive.Event(ctx, ev.ID); err != nil || got.ID != ev.ID {
-			t.Errorf("Event(%s) = %v, %v", ev.ID, got, err)
-		}
-	}
+	compared.CheckComparedOnce(t, all, 30*time.Second)
+	pipelinetest.CheckLogs(ctx, t, e.stores.Transitions, e.stores.Archive, all, flaky)
 	st, err := e.stores.Queue.QueueStats(ctx, cutover.QueueName("orders", cutover.RespondStep))
 	if err != nil || st.Visible+st.InFlight+st.Delayed != 0 {
 		t.Errorf("queue after the run: %+v, %v; want empty", st, err)
 	}
-}
-
-// pairCount counts the comparisons of each event and notes pairs handed
-// over without both sides.
-type pairCount struct {
-	mu  sync.Mutex
-	n   map[string]int
-	bad []string
-}
-
-func (c *pairCount) HandlePair(_ context.Context, p cutover.OutcomePair) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[p.EventID]++
-	if p.Legacy == nil || p.Async == nil || p.Legacy.Status != 201 || p.Async.Status != 200 {
-		c.bad = append(c.bad, p.EventID)
-	}
-	return nil
-}
-
-func (c *pairCount) total() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.n)
 }

@@ -10,34 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/cutover-dev/cutover"
 	"github.com/cutover-dev/cutover/pipeline"
+	"github.com/cutover-dev/cutover/pipeline/pipelinetest"
 )
-
-// pairCounter counts the pairs handed over for comparing, per event.
-type pairCounter struct {
-	mu    sync.Mutex
-	pairs map[string]int
-	bad   []string
-}
-
-func (c *pairCounter) HandlePair(_ context.Context, p cutover.OutcomePair) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pairs[p.EventID]++
-	if p.Legacy == nil || p.Async == nil || p.Legacy.Status != 201 || p.Async.Status != 200 {
-		c.bad = append(c.bad, fmt.Sprintf("%s: legacy %+v, async %+v", p.EventID, p.Legacy, p.Async))
-	}
-	return nil
-}
-
-func (c *pairCounter) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pairs)
-}
 
 // TestDeferredStartPipeline runs shadow events through the real publisher
 // and worker on this backend, their starts deferred: some fail once and
@@ -78,7 +54,7 @@ workflows:
 		}
 		return &cutover.Outcome{Status: 200, Body: cutover.Body(`{"ok":true}`)}, nil
 	})
-	pairs := &pairCounter{pairs: map[string]int{}}
+	pairs := pipelinetest.NewPairs()
 	w, err := pipeline.New(cfg, pipeline.WorkerStores{Queue: st.Queue, Idempotency: st.Idempotency, Transitions: st.Transitions, Outcomes: st.Outcomes, Blobs: st.Blobs},
 		pub, pipeline.Options{Handlers: map[pipeline.StepRef]pipeline.Handler{{Workflow: "deferred", Step: cutover.RespondStep}: h}, Pairs: pairs})
 	if err != nil {
@@ -112,43 +88,6 @@ workflows:
 	if _, err := pub.PublishWithLegacy(ctx, evs[:5], outs[:5]); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for pairs.count() < n && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond) // let any second comparison show
-	pairs.mu.Lock()
-	for _, ev := range evs {
-		if c := pairs.pairs[ev.ID]; c != 1 {
-			t.Errorf("event %s compared %d times, want once", ev.ID, c)
-		}
-	}
-	for _, bad := range pairs.bad {
-		t.Errorf("pair compared with the wrong sides: %s", bad)
-	}
-	pairs.mu.Unlock()
-	for _, ev := range evs {
-		h, err := st.Transitions.History(ctx, ev.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var kinds []cutover.TransitionKind
-		for _, tr := range h {
-			kinds = append(kinds, tr.Kind)
-		}
-		want := []cutover.TransitionKind{cutover.TransitionReceived, cutover.TransitionStarted, cutover.TransitionSucceeded}
-		if flaky[ev.ID] {
-			want = []cutover.TransitionKind{cutover.TransitionReceived, cutover.TransitionStarted, cutover.TransitionRetryScheduled, cutover.TransitionStarted, cutover.TransitionSucceeded}
-		}
-		// A message that came twice may add a duplicate's entry at the end.
-		if len(kinds) > len(want) && kinds[len(kinds)-1] == cutover.TransitionSucceeded {
-			kinds = kinds[:len(want)]
-		}
-		if diff := cmp.Diff(want, kinds); diff != "" {
-			t.Errorf("log of %s (-want +got):\n%s", ev.ID, diff)
-		}
-		if got, err := st.Archive.Event(ctx, ev.ID); err != nil || got.ID != ev.ID {
-			t.Errorf("Event(%s) = %v, %v", ev.ID, got, err)
-		}
-	}
+	pairs.CheckComparedOnce(t, evs, 60*time.Second)
+	pipelinetest.CheckLogs(ctx, t, st.Transitions, st.Archive, evs, flaky)
 }
