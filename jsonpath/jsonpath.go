@@ -5,8 +5,6 @@
 package jsonpath
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -262,30 +260,4 @@ func (p Path) walk(v any, f func(any) any) {
 			apply(node[seg.Index], func(nv any) { node[seg.Index] = nv })
 		}
 	}
-}
-
-// Lookup returns the single value p selects in a JSON document, formatted as
-// a key: strings as they are, other scalars as their JSON text. ok is false
-// when the document is not JSON, the path selects nothing, or it selects an
-// object or array.
-func Lookup(body []byte, p Path) (string, bool) {
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return "", false
-	}
-	vals := p.Get(doc)
-	if len(vals) == 0 {
-		return "", false
-	}
-	switch v := vals[0].(type) {
-	case string:
-		return v, true
-	case json.Number:
-		return v.String(), true
-	case bool:
-		return strconv.FormatBool(v), true
-	}
-	return "", false
 }

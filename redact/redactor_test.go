@@ -83,12 +83,15 @@ func TestBody(t *testing.T) {
 		name, in, want string
 	}{
 		{"nested field", `{"payment":{"card_number":"4111111111111111","amount":12.50},"id":1}`,
-			`{"id":1,"payment":{"amount":12.50,"card_number":"[REDACTED]"}}`},
+			`{"payment":{"card_number":"[REDACTED]","amount":12.50},"id":1}`},
 		{"wildcard", `{"items":[{"secret":"a","sku":"x"},{"secret":{"deep":true}},{"sku":"y"}]}`,
 			`{"items":[{"secret":"[REDACTED]","sku":"x"},{"secret":"[REDACTED]"},{"sku":"y"}]}`},
-		{"top level", ` {"password":"hunter2","user":"<a&b>"}`, `{"password":"[REDACTED]","user":"<a&b>"}`},
+		{"top level, spacing kept", ` {"password" : "hunter2", "user":"<a&b>"}`, ` {"password" : "[REDACTED]", "user":"<a&b>"}`},
 		{"big numbers keep their digits", `{"password":"x","n":12345678901234567890123}`,
-			`{"n":12345678901234567890123,"password":"[REDACTED]"}`},
+			`{"password":"[REDACTED]","n":12345678901234567890123}`},
+		{"escaped key", `{"pass\u0077ord":"x","u":"\u00e9"}`, `{"pass\u0077ord":"[REDACTED]","u":"\u00e9"}`},
+		{"duplicate key, both times", `{"password":"a","password":{"b":1}}`, `{"password":"[REDACTED]","password":"[REDACTED]"}`},
+		{"nested under a duplicate", `{"payment":{"card_number":"4111"},"payment":1}`, `{"payment":{"card_number":"[REDACTED]"},"payment":1}`},
 		{"no match keeps the exact bytes", `{ "user" : "bob" }`, `{ "user" : "bob" }`},
 		{"array root", `[{"password":"x"}]`, `[{"password":"x"}]`},
 		{"not JSON", `password=hunter2&card=4111`, `password=hunter2&card=4111`},

@@ -1,6 +1,6 @@
 // Command proxybench measures the cutover proxy against a direct call to the
-// legacy service and against nginx with its mirror directive, all in one run
-// on this machine, with wrk:
+// legacy service and against nginx with and without its mirror directive,
+// all in one run on this machine, with wrk:
 //
 //	go run ./bench/proxybench [-duration 10s] [-connections 64] [-rate 500] [-rounds 1] [-profile DIR]
 //
@@ -77,8 +77,16 @@ func main() {
 		url, admin, pid := startCutover(ctx, bin, dir, mode, legacy)
 		targets = append(targets, target{name: "cutover " + mode, url: url, admin: admin, pid: pid})
 	}
-	nginxURL, nginxPID := startNginx(ctx, dir, legacy, sink)
-	targets = append(targets, target{name: "nginx mirror", url: nginxURL, pid: nginxPID})
+	// nginx without mirror is the baseline of what mirroring costs nginx,
+	// as off is for cutover's shadow mode.
+	for _, mirror := range []bool{false, true} {
+		name := "nginx"
+		if mirror {
+			name = "nginx mirror"
+		}
+		url, pid := startNginx(ctx, dir, legacy, sink, mirror)
+		targets = append(targets, target{name: name, url: url, pid: pid})
+	}
 
 	script := filepath.Join(dir, "post.lua")
 	must(os.WriteFile(script, []byte(postLua), 0o600))
@@ -134,6 +142,13 @@ func main() {
 			r.slow.rps, r.slow.p50, r.slow.p99, r.slow.p50-base.slow.p50, r.slow.p99-base.slow.p99, r.full.errors+r.slow.errors)
 	}
 	tw.Flush()
+	byName := map[string]row{}
+	for _, r := range rows {
+		byName[r.name] = r
+	}
+	ratio := func(a, b string) float64 { return byName[a].full.rps / byName[b].full.rps }
+	fmt.Printf("\nthroughput: cutover shadow ÷ nginx mirror %.2f, cutover off ÷ nginx %.2f\n", ratio("cutover shadow", "nginx mirror"), ratio("cutover off", "nginx"))
+	fmt.Printf("what mirroring keeps of the plain proxy's throughput: cutover shadow ÷ off %.2f, nginx mirror ÷ nginx %.2f\n", ratio("cutover shadow", "cutover off"), ratio("nginx mirror", "nginx"))
 	for _, r := range rows {
 		if r.shadow.published+r.shadow.dropped > 0 {
 			fmt.Printf("\n%s: %.0f shadow events published, %.0f dropped (buffer full or publish failed) over both runs\n", r.name, r.shadow.published, r.shadow.dropped)
@@ -198,9 +213,14 @@ workflows:
 	return "http://" + listen, admin, cmd.Process.Pid
 }
 
-func startNginx(ctx context.Context, dir, legacy, sink string) (url string, pid int) {
+func startNginx(ctx context.Context, dir, legacy, sink string, mirror bool) (url string, pid int) {
 	listen := freeAddr()
 	prefix := filepath.Join(dir, "nginx")
+	mirrorConf := ""
+	if mirror {
+		prefix += "-mirror"
+		mirrorConf = "mirror /mirror;\n      mirror_request_body on;"
+	}
 	must(os.MkdirAll(filepath.Join(prefix, "logs"), 0o755))
 	conf := filepath.Join(prefix, "nginx.conf")
 	user := ""
@@ -221,8 +241,7 @@ http {
   server {
     listen %s;
     location / {
-      mirror /mirror;
-      mirror_request_body on;
+      %s
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_pass http://legacy;
@@ -235,7 +254,7 @@ http {
     }
   }
 }
-`, user, prefix, prefix, prefix, prefix, strings.TrimPrefix(legacy, "http://"), strings.TrimPrefix(sink, "http://"), listen)), 0o600))
+`, user, prefix, prefix, prefix, prefix, strings.TrimPrefix(legacy, "http://"), strings.TrimPrefix(sink, "http://"), listen, mirrorConf)), 0o600))
 	cmd := exec.CommandContext(ctx, "nginx", "-p", prefix, "-c", conf, "-g", "daemon off;")
 	cmd.Stderr = os.Stderr
 	must(cmd.Start())
