@@ -77,8 +77,8 @@ func buildEvent(wf *workflow, id string, arrival time.Time, mode cutover.EventMo
 	tp, ts := traceContext(snap.header)
 	h := snap.header
 	dropHopHeaders(h)
-	h.Del("Content-Length")
-	h.Del("Accept-Encoding")
+	delete(h, "Content-Length") // canonical: Del would canonicalize it again
+	delete(h, "Accept-Encoding")
 	var body cutover.Body
 	if len(snap.body) > 0 {
 		body = snap.body
@@ -126,14 +126,15 @@ func traceContext(h http.Header) (traceparent, tracestate string) {
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func dropHopHeaders(h http.Header) {
-	for _, f := range h.Values("Connection") {
-		for _, name := range strings.Split(f, ",") {
+	for _, f := range h["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
 			if name = textproto.TrimString(name); name != "" {
-				h.Del(name)
+				h.Del(name) // as the peer spelled it: canonicalize
 			}
 		}
 	}
+	// Canonical already: Del would canonicalize each one on every call.
 	for _, k := range hopHeaders {
-		h.Del(k)
+		delete(h, k)
 	}
 }

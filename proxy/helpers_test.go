@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,39 @@ func TestDropHopHeaders(t *testing.T) {
 	dropHopHeaders(h)
 	if diff := cmp.Diff(http.Header{"X-Kept": {"yes"}}, h); diff != "" {
 		t.Errorf("after dropHopHeaders (-want +got):\n%s", diff)
+	}
+}
+
+// dropHopHeaders deletes its constant names without canonicalizing them;
+// it must drop what Header.Del did.
+func TestDropHopHeadersAsDel(t *testing.T) {
+	del := func(h http.Header) {
+		for _, f := range h.Values("Connection") {
+			for _, name := range strings.Split(f, ",") {
+				if name = textproto.TrimString(name); name != "" {
+					h.Del(name)
+				}
+			}
+		}
+		for _, k := range hopHeaders {
+			h.Del(k)
+		}
+	}
+	for name, h := range map[string]http.Header{
+		"nil":               nil,
+		"none":              {"Content-Type": {"application/json"}},
+		"all":               {"Connection": {"close"}, "Proxy-Connection": {"x"}, "Keep-Alive": {"5"}, "Proxy-Authenticate": {"x"}, "Proxy-Authorization": {"x"}, "Te": {"trailers"}, "Trailer": {"X"}, "Transfer-Encoding": {"chunked"}, "Upgrade": {"h2c"}, "X-Kept": {"1"}},
+		"connection names":  {"Connection": {" x-a ,,\tX-B\t", "", "x-c, keep-alive"}, "X-A": {"1"}, "X-B": {"2"}, "X-C": {"3"}, "X-D": {"4"}},
+		"names connection":  {"Connection": {"connection, upgrade"}, "Upgrade": {"h2c"}, "X-Kept": {"1"}},
+		"non-canonical key": {"connection": {"X-A"}, "te": {"trailers"}, "X-A": {"1"}},
+		"odd names":         {"Connection": {"x_a, x a, é"}, "x_a": {"1"}, "x a": {"2"}, "é": {"3"}, "X_a": {"4"}},
+	} {
+		want, got := h.Clone(), h.Clone()
+		del(want)
+		dropHopHeaders(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-Del +dropHopHeaders):\n%s", name, diff)
+		}
 	}
 }
 

@@ -111,7 +111,7 @@ func (p *Proxy) serveLean(w http.ResponseWriter, r *http.Request, ex *exchange) 
 }
 
 // roundTrip is a connection carrying one exchange, watched for the
-// client going away.
+// client going away. A value: a pointer cost an allocation per request.
 type roundTrip struct {
 	pc   *upConn
 	stop func() bool // nil: nothing watches
@@ -133,19 +133,19 @@ func (rt *roundTrip) release(up *upstream, reuse bool) {
 // forwarding informational responses. A reused connection that turns out
 // to be closed before anything came back is replaced once when sending the
 // request again is safe, as http.Transport does.
-func (p *Proxy) leanRoundTrip(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange) (*roundTrip, *http.Response, error) {
+func (p *Proxy) leanRoundTrip(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange) (roundTrip, *http.Response, error) {
 	body, err := readBody(r)
 	if err != nil {
-		return nil, nil, err
+		return roundTrip{}, nil, err
 	}
 	deadline := ex.start.Add(p.legacyTimeout)
 	slack := min(maxDeadlineSlack, p.legacyTimeout/64) // a kept deadline has not passed
 	for try := 0; ; try++ {
 		pc, err := p.up.get(ctx, ex.start)
 		if err != nil {
-			return nil, nil, err
+			return roundTrip{}, nil, err
 		}
-		rt := &roundTrip{pc: pc}
+		rt := roundTrip{pc: pc}
 		if ctx.Done() != nil {
 			// Cutting the connection wakes whatever waits on it and tells
 			// legacy the client is gone.
@@ -157,7 +157,7 @@ func (p *Proxy) leanRoundTrip(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		rt.release(p.up, false)
 		if try > 0 || !pc.reused || !errors.Is(err, errNoResponse) || timedOut(err) || !replayable(r) || ctx.Err() != nil {
-			return nil, nil, err
+			return roundTrip{}, nil, err
 		}
 	}
 }
@@ -245,8 +245,9 @@ func isEventStream(ct string) bool {
 // a stream. It fails as ReverseProxy's copy does: on a failed read or
 // write.
 func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, stream bool) error {
-	buf := p.bufs.Get()
-	defer p.bufs.Put(buf)
+	bp := p.bufs.get()
+	defer p.bufs.put(bp)
+	buf := *bp
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {

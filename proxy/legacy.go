@@ -153,3 +153,8 @@ func newBufferPool() *bufferPool {
 
 func (b *bufferPool) Get() []byte  { return *b.p.Get().(*[]byte) }
 func (b *bufferPool) Put(p []byte) { b.p.Put(&p) }
+
+// get and put pass the pooled pointer itself: Put, which ReverseProxy's
+// interface makes take a slice, allocates a pointer per call.
+func (b *bufferPool) get() *[]byte  { return b.p.Get().(*[]byte) }
+func (b *bufferPool) put(p *[]byte) { b.p.Put(p) }

@@ -155,8 +155,8 @@ func legacyOutcome(wf *workflow, s *legacySnap, limit int64, now time.Time) *cut
 	switch decoded, res := decodeBody(enc, body, limit); res {
 	case decodeOK:
 		if enc != "" {
-			h.Del("Content-Encoding")
-			h.Del("Content-Length")
+			delete(h, "Content-Encoding") // canonical: Del would canonicalize them again
+			delete(h, "Content-Length")
 		}
 		body = decoded
 	case decodeTooLarge:
