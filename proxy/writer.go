@@ -338,11 +338,12 @@ func (p *Proxy) record(ctx context.Context, it item) {
 // logPublished logs a published shadow event with its legacy outcome, in
 // the event's trace and correlation.
 func (p *Proxy) logPublished(ctx context.Context, it item) {
-	ctx = telemetry.EventContext(ctx, it.ev)
-	if p.log.Enabled(ctx, slog.LevelDebug) {
-		p.log.DebugContext(ctx, "proxy: shadow event published", "event_id", it.id, "workflow", it.wf.name,
-			"legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())
+	if !p.log.Enabled(ctx, slog.LevelDebug) {
+		return // before building the event's context: this runs per event
 	}
+	ctx = telemetry.EventContext(ctx, it.ev)
+	p.log.DebugContext(ctx, "proxy: shadow event published", "event_id", it.id, "workflow", it.wf.name,
+		"legacy_status", it.ready.Status, "legacy_latency", it.ready.Latency.String())
 }
 
 // compare has a pair that a publish completed compared.

@@ -67,7 +67,16 @@ func extractTraceContext(h http.Header) (trace.SpanContext, bool) {
 	if len(vs) == 0 {
 		return trace.SpanContext{}, false
 	}
-	tp := vs[0]
+	ts := ""
+	if v := h["Tracestate"]; len(v) > 0 {
+		ts = v[0]
+	}
+	return parseTraceContext(vs[0], ts)
+}
+
+// parseTraceContext reads one traceparent and tracestate value as
+// extractTraceContext describes.
+func parseTraceContext(tp, ts string) (trace.SpanContext, bool) {
 	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || len(tp) > 55 && tp[55] != '-' {
 		return trace.SpanContext{}, false
 	}
@@ -84,8 +93,8 @@ func extractTraceContext(h http.Header) (trace.SpanContext, bool) {
 		return trace.SpanContext{}, false
 	}
 	cfg.TraceFlags = trace.TraceFlags(flags[0]) & (trace.FlagsSampled | trace.FlagsRandom)
-	if ts := h["Tracestate"]; len(ts) > 0 && ts[0] != "" {
-		cfg.TraceState, _ = trace.ParseTraceState(ts[0])
+	if ts != "" {
+		cfg.TraceState, _ = trace.ParseTraceState(ts)
 	}
 	return trace.NewSpanContext(cfg), true
 }
@@ -160,15 +169,10 @@ func (t *Tracing) StartEventSpan(ctx context.Context, name string, ev *cutover.E
 // and its correlation id (see WithCorrelation).
 func EventContext(ctx context.Context, ev *cutover.Event) context.Context {
 	ctx = WithCorrelation(ctx, ev.CorrelationID)
-	if ev.TraceParent == "" {
-		return ctx
+	if sc, ok := parseTraceContext(ev.TraceParent, ev.TraceState); ok {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 	}
-	h := http.Header{}
-	h.Set("Traceparent", ev.TraceParent)
-	if ev.TraceState != "" {
-		h.Set("Tracestate", ev.TraceState)
-	}
-	return propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(h))
+	return ctx
 }
 
 // TraceParent formats the span context of ctx as a W3C traceparent, or ""

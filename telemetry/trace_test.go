@@ -8,8 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cutover-dev/cutover"
 )
 
 // referenceMiddleware is Middleware as it was with otel's propagator, which
@@ -317,6 +320,40 @@ func BenchmarkMiddleware(b *testing.B) {
 					h.ServeHTTP(nil, req)
 				}
 			})
+		}
+	}
+}
+
+// referenceEventContext is EventContext as it was, through the propagator.
+func referenceEventContext(ctx context.Context, ev *cutover.Event) context.Context {
+	ctx = WithCorrelation(ctx, ev.CorrelationID)
+	if ev.TraceParent == "" {
+		return ctx
+	}
+	h := http.Header{}
+	h.Set("Traceparent", ev.TraceParent)
+	if ev.TraceState != "" {
+		h.Set("Tracestate", ev.TraceState)
+	}
+	return propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(h))
+}
+
+// EventContext reads an event's trace context as the propagator did, for
+// every traceparent and tracestate of the middleware's cases.
+func TestEventContextMatchesPropagator(t *testing.T) {
+	for name, in := range traceCases() {
+		for _, tp := range append(in.header.Values("Traceparent"), "") {
+			for _, ts := range append(in.header.Values("Tracestate"), "") {
+				ev := &cutover.Event{CorrelationID: "c-1", TraceParent: tp, TraceState: ts}
+				want := referenceEventContext(context.Background(), ev)
+				got := EventContext(context.Background(), ev)
+				if diff := cmp.Diff(spanFields(trace.SpanContextFromContext(want)), spanFields(trace.SpanContextFromContext(got))); diff != "" {
+					t.Errorf("%s: traceparent %q tracestate %q (-propagator +EventContext):\n%s", name, tp, ts, diff)
+				}
+				if CorrelationFrom(got) != "c-1" {
+					t.Errorf("%s: correlation id lost", name)
+				}
+			}
 		}
 	}
 }
