@@ -9,9 +9,9 @@
 // per request) and at a fixed rate below saturation (added latency), and
 // prints a table with every figure as a ratio against the direct run of the
 // same invocation, since the machine is shared and noisy. With -rounds N the
-// fixed-rate runs go round-robin over the targets N times and the median
-// counts; -profile writes a CPU profile of each cutover target's full-speed
-// run.
+// full-speed and the fixed-rate runs go round-robin over the targets N times
+// and each target's median run counts; -profile writes a CPU profile of each
+// cutover target's first full-speed run.
 package main
 
 import (
@@ -39,7 +39,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "wrk duration per run")
 	conns := flag.Int("connections", 64, "wrk connections at full speed")
 	rate := flag.Int("rate", 500, "requests per second of the fixed-rate runs")
-	rounds := flag.Int("rounds", 1, "fixed-rate runs per target, round-robin; the median counts")
+	rounds := flag.Int("rounds", 1, "full-speed and fixed-rate runs per target, round-robin; the median counts")
 	profiles := flag.String("profile", "", "folder to write a CPU profile of each cutover target's full-speed run to")
 	flag.Parse()
 	for _, tool := range []string{"wrk", "nginx", "go"} {
@@ -99,37 +99,45 @@ func main() {
 		full, slow result
 		shadow     shadowCounts
 	}
-	var rows []row
-	for _, t := range targets {
+	rows := make([]row, len(targets))
+	for i, t := range targets {
 		waitUp(t.url + "/orders")
 		wrk(t.url, script, 2, *conns, 2*time.Second) // warm up
-		before := scrape(t)
-		done := profile(*profiles, t, *duration)
-		cpu0 := cpuTime(t.pid)
-		full := wrk(t.url, script, 2, *conns, *duration)
-		full.cpu = cpuTime(t.pid) - cpu0
-		<-done
-		// The fixed-rate runs measure added latency below saturation: let
-		// the shadow backlog of the full-speed run drain first.
-		settle(t)
-		rows = append(rows, row{name: t.name, full: full, shadow: before})
+		rows[i] = row{name: t.name, shadow: scrape(t)}
 	}
-	// Fixed-rate rounds go round-robin over the targets, so that a burst of
-	// other load on the machine does not land on one target's only run;
-	// each target's median round counts.
+	// Every round runs each target at full speed, then each at a fixed
+	// rate, round-robin, so that a burst of other load on the machine does
+	// not land on one target's only run; each target's median run counts.
+	full := make([][]result, len(targets))
 	slow := make([][]result, len(targets))
-	for range *rounds {
+	for round := range *rounds {
+		for i, t := range targets {
+			dir := *profiles
+			if round > 0 {
+				dir = "" // one profile per target
+			}
+			done := profile(dir, t, *duration)
+			cpu0 := cpuTime(t.pid)
+			r := wrk(t.url, script, 2, *conns, *duration)
+			r.cpu = cpuTime(t.pid) - cpu0
+			<-done
+			// The fixed-rate runs measure added latency below
+			// saturation: let the shadow backlog drain first.
+			settle(t)
+			full[i] = append(full[i], r)
+		}
 		for i, t := range targets {
 			slow[i] = append(slow[i], wrk(t.url, paced, 1, pacedConns, *duration))
 			settle(t)
 		}
 	}
 	for i, t := range targets {
+		rows[i].full = medianRate(full[i])
 		rows[i].slow = median(slow[i])
 		rows[i].shadow = scrape(t).minus(rows[i].shadow)
 	}
 	base := rows[0]
-	fmt.Printf("proxybench: %s per run, %d connections at full speed, ~%d req/s fixed rate (median of %d), %d cores\n\n", *duration, *conns, *rate, *rounds, runtimeCPUs())
+	fmt.Printf("proxybench: %s per run, %d connections at full speed, ~%d req/s fixed rate, median of %d rounds, %d cores\n\n", *duration, *conns, *rate, *rounds, runtimeCPUs())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tx direct\tp50\tp99\tCPU/req\t|\tfixed-rate req/s\tp50\tp99\tadded p50\tadded p99\terrors\t")
 	for _, r := range rows {
@@ -142,16 +150,29 @@ func main() {
 			r.slow.rps, r.slow.p50, r.slow.p99, r.slow.p50-base.slow.p50, r.slow.p99-base.slow.p99, r.full.errors+r.slow.errors)
 	}
 	tw.Flush()
-	byName := map[string]row{}
-	for _, r := range rows {
-		byName[r.name] = r
+	// The ratios that matter, from the median runs and round by round
+	// (runs of one round are minutes apart at most).
+	index := map[string]int{}
+	for i, t := range targets {
+		index[t.name] = i
 	}
-	ratio := func(a, b string) float64 { return byName[a].full.rps / byName[b].full.rps }
-	fmt.Printf("\nthroughput: cutover shadow ÷ nginx mirror %.2f, cutover off ÷ nginx %.2f\n", ratio("cutover shadow", "nginx mirror"), ratio("cutover off", "nginx"))
-	fmt.Printf("what mirroring keeps of the plain proxy's throughput: cutover shadow ÷ off %.2f, nginx mirror ÷ nginx %.2f\n", ratio("cutover shadow", "cutover off"), ratio("nginx mirror", "nginx"))
+	compare := func(a, b string) string {
+		ia, ib := index[a], index[b]
+		var each []string
+		for k := range full[ia] {
+			each = append(each, fmt.Sprintf("%.2f", full[ia][k].rps/full[ib][k].rps))
+		}
+		out := fmt.Sprintf("%s ÷ %s %.2f", a, b, rows[ia].full.rps/rows[ib].full.rps)
+		if len(each) > 1 {
+			out += " (rounds: " + strings.Join(each, ", ") + ")"
+		}
+		return out
+	}
+	fmt.Printf("\nthroughput: %s; %s\n", compare("cutover shadow", "nginx mirror"), compare("cutover off", "nginx mirror"))
+	fmt.Printf("what mirroring keeps of the plain proxy's: %s; %s\n", compare("cutover shadow", "cutover off"), compare("nginx mirror", "nginx"))
 	for _, r := range rows {
 		if r.shadow.published+r.shadow.dropped > 0 {
-			fmt.Printf("\n%s: %.0f shadow events published, %.0f dropped (buffer full or publish failed) over both runs\n", r.name, r.shadow.published, r.shadow.dropped)
+			fmt.Printf("\n%s: %.0f shadow events published, %.0f dropped (buffer full or publish failed) over all runs\n", r.name, r.shadow.published, r.shadow.dropped)
 		}
 	}
 	stopAll()
@@ -305,6 +326,19 @@ func wrk(url, script string, threads, conns int, d time.Duration) result {
 		}
 	}
 	return r
+}
+
+// medianRate is the run with the median throughput (its latencies and CPU
+// with it), with the errors of all runs.
+func medianRate(rs []result) result {
+	m := slices.Clone(rs)
+	slices.SortFunc(m, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	out := m[len(m)/2]
+	out.errors = 0
+	for _, r := range rs {
+		out.errors += r.errors
+	}
+	return out
 }
 
 // median is the run with the median p99, with the median p50 and the
