@@ -1,6 +1,7 @@
 // Command proxybench measures the cutover proxy against a direct call to the
-// legacy service and against nginx with and without its mirror directive,
-// all in one run on this machine, with wrk:
+// legacy service, against a bare httputil.ReverseProxy (the floor of any Go
+// proxy) and against nginx with and without its mirror directive, all in
+// one run on this machine, with wrk:
 //
 //	go run ./bench/proxybench [-duration 10s] [-connections 64] [-rate 500] [-rounds 1] [-profile DIR]
 //
@@ -73,6 +74,8 @@ func main() {
 		log.Fatalf("proxybench: build cutover (run from the module root): %v", err)
 	}
 	targets := []target{{name: "direct", url: legacy}}
+	bareURL, barePID := startBare(ctx, dir, legacy)
+	targets = append(targets, target{name: "go httputil", url: bareURL, pid: barePID})
 	for _, mode := range []string{"off", "shadow"} {
 		url, admin, pid := startCutover(ctx, bin, dir, mode, legacy)
 		targets = append(targets, target{name: "cutover " + mode, url: url, admin: admin, pid: pid})
@@ -168,7 +171,7 @@ func main() {
 		}
 		return out
 	}
-	fmt.Printf("\nthroughput: %s; %s\n", compare("cutover shadow", "nginx mirror"), compare("cutover off", "nginx mirror"))
+	fmt.Printf("\nthroughput: %s; %s; %s\n", compare("cutover shadow", "nginx mirror"), compare("cutover off", "nginx mirror"), compare("go httputil", "nginx mirror"))
 	fmt.Printf("what mirroring keeps of the plain proxy's: %s; %s\n", compare("cutover shadow", "cutover off"), compare("nginx mirror", "nginx"))
 	for _, r := range rows {
 		if r.shadow.published+r.shadow.dropped > 0 {
