@@ -18,6 +18,7 @@ const (
 	reasonTooLarge         = "too_large"          // request body over proxy.capture_limit
 	reasonIncomplete       = "incomplete_body"    // legacy answered before the whole body was sent
 	reasonEncoded          = "encoded_body"       // a request Content-Encoding that redaction cannot see through
+	reasonInvalidJSON      = "invalid_json"       // a body like JSON that does not parse, which redact.json cannot vouch for
 	reasonAborted          = "aborted"            // the response was cut off (client gone, legacy died)
 	reasonCanceled         = "canceled"           // the client went away before legacy answered
 	reasonUpgrade          = "upgrade"            // protocol switch: there is no response to capture

@@ -74,3 +74,47 @@ func TestRedactionBeforeStorage(t *testing.T) {
 		t.Errorf("legacy outcome = %+v", p.Legacy)
 	}
 }
+
+// TestRedactionWithholdsInvalidJSON: a body that looks like JSON but does
+// not parse cannot be redacted by path. A request like that is not
+// mirrored (counted as invalid_json); a legacy response like that is
+// recorded without its body, as skipped. Neither secret is stored, and the
+// client still gets legacy's bytes.
+func TestRedactionWithholdsInvalidJSON(t *testing.T) {
+	const cut = `{"order_id":"o-1","card_number":"5500000000000004"`
+	h := newHarness(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(cut))
+	}))
+	h.dec.set("create-order", shadow)
+	_, body := h.do(h.newRequest("POST", "/orders", `{"customer_id":"c-1","payment":{"card_number":"4111111111111111"}`))
+	if body != cut {
+		t.Errorf("client got %q, want legacy's %q", body, cut)
+	}
+	_, body = h.do(h.newRequest("POST", "/orders", `{"customer_id":"c-2"}`))
+	if body != cut {
+		t.Errorf("client got %q, want legacy's %q", body, cut)
+	}
+	h.stop()
+
+	if n := h.metric("cutover_proxy_shadow_not_mirrored_total", map[string]string{"workflow": "create-order", "reason": "invalid_json"}); n != 1 {
+		t.Errorf("not mirrored as invalid_json: %v, want 1", n)
+	}
+	evs, encoded := h.pub.published()
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Request.Body), `"c-2"`) {
+		t.Fatalf("published %d events (%v), want only the valid request's", len(evs), evs)
+	}
+	p, _ := h.store.pair(evs[0].ID)
+	if p.Legacy == nil || p.Legacy.Body != nil || !strings.Contains(p.Legacy.Skipped, "not valid JSON") || p.Legacy.Status != http.StatusOK {
+		t.Errorf("legacy outcome = %+v, want status 200, no body, skipped as not valid JSON", p.Legacy)
+	}
+	stored := append(append([][]byte(nil), encoded...), h.store.outcomes()...)
+	for _, b := range stored {
+		for _, s := range []string{"4111111111111111", "5500000000000004"} {
+			if strings.Contains(string(b), s) {
+				t.Errorf("stored bytes hold secret %q: %s", s, b)
+			}
+		}
+	}
+}

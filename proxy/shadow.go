@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover"
+	"github.com/cutover-dev/cutover/redact"
 )
 
 // serveLegacy lets legacy answer. With mirror, it captures the request and
@@ -172,7 +173,11 @@ func legacyOutcome(wf *workflow, s *legacySnap, limit int64, now time.Time) *cut
 	}
 	o.Header = wf.redactor.Strip(h) // h is the capture's own copy
 	if len(body) > 0 {
-		o.Body = wf.redactor.Body(body)
+		var ok bool
+		if o.Body, ok = wf.redactor.Check(body); !ok {
+			o.Body = nil
+			o.Skipped = "legacy response " + redact.SkippedInvalidJSON
+		}
 	}
 	return o
 }

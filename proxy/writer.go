@@ -205,7 +205,12 @@ func (p *Proxy) prepare(it *item) bool {
 		}
 		ev := buildEvent(wf, it.id, it.arrival, cutover.EventShadow, *it.req)
 		ev.Request.Header = wf.redactor.Strip(ev.Request.Header) // the snapshot's own copy
-		ev.Request.Body = wf.redactor.Body(ev.Request.Body)
+		body, ok := wf.redactor.Check(ev.Request.Body)
+		if !ok {
+			p.notMirrored(wf.name, reasonInvalidJSON) // the worker would get a placeholder, not the request
+			return false
+		}
+		ev.Request.Body = body
 		it.ev = ev
 	}
 	switch {

@@ -11,6 +11,10 @@ import (
 // Placeholder replaces a redacted JSON value.
 const Placeholder = "[REDACTED]"
 
+// SkippedInvalidJSON is the Outcome.Skipped reason of an outcome whose body
+// was withheld because JSON-path redaction could not be applied to it.
+const SkippedInvalidJSON = "body is not valid JSON, so its redact.json paths cannot be applied"
+
 // Always lists the headers redacted whatever the config says: credentials
 // and sessions never belong in an archive.
 func Always() []string { return []string{"Authorization", "Cookie", "Set-Cookie"} }
@@ -125,7 +129,13 @@ func (r *Redactor) Outcome(o *cutover.Outcome) *cutover.Outcome {
 	}
 	cp := *o
 	cp.Header = r.Header(o.Header)
-	cp.Body = r.Body(o.Body)
+	var ok bool
+	if cp.Body, ok = r.Check(o.Body); !ok {
+		cp.Body = nil
+		if cp.Skipped == "" {
+			cp.Skipped = SkippedInvalidJSON
+		}
+	}
 	cp.Effects = append([]cutover.Effect(nil), o.Effects...)
 	return &cp
 }

@@ -95,8 +95,9 @@ func TestBody(t *testing.T) {
 		{"no match keeps the exact bytes", `{ "user" : "bob" }`, `{ "user" : "bob" }`},
 		{"array root", `[{"password":"x"}]`, `[{"password":"x"}]`},
 		{"not JSON", `password=hunter2&card=4111`, `password=hunter2&card=4111`},
-		{"broken JSON", `{"password":"hunter2"`, `{"password":"hunter2"`},
-		{"trailing data", `{"password":"a"} {"password":"b"}`, `{"password":"a"} {"password":"b"}`},
+		{"broken JSON is withheld", `{"password":"hunter2"`, `"[REDACTED]"`},
+		{"several documents are withheld", `{"password":"a"} {"password":"b"}`, `"[REDACTED]"`},
+		{"a broken array is withheld", ` [{"sku":1},`, `"[REDACTED]"`},
 		{"scalar", `"password"`, `"password"`},
 		{"empty", ``, ``},
 	}
@@ -118,6 +119,34 @@ func TestBodyWithoutPaths(t *testing.T) {
 	}
 	if r.HasJSONPaths() {
 		t.Error("HasJSONPaths() = true without paths")
+	}
+}
+
+// Check says when a body was withheld, and Outcome records that as a
+// skipped side without the body.
+func TestCheckAndWithheldOutcome(t *testing.T) {
+	r := mustNew(t, cutover.RedactConfig{JSON: []string{"$.card"}})
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`{"card":"4111"}`, `{"card":"[REDACTED]"}`, true},
+		{`{"card":"4111"`, `"[REDACTED]"`, false},
+		{`card=4111`, `card=4111`, true},
+		{`<html>oops</html>`, `<html>oops</html>`, true},
+	} {
+		got, ok := r.Check([]byte(tt.in))
+		if string(got) != tt.want || ok != tt.ok {
+			t.Errorf("Check(%s) = %s, %v; want %s, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+	o := r.Outcome(&cutover.Outcome{Status: 200, Body: cutover.Body(`{"card":"4111"`)})
+	if o.Body != nil || o.Skipped != SkippedInvalidJSON || o.Status != 200 {
+		t.Errorf("Outcome of an invalid JSON body = %+v, want no body, skipped %q", o, SkippedInvalidJSON)
+	}
+	o = r.Outcome(&cutover.Outcome{Skipped: "legacy not called", Body: cutover.Body(`[`)})
+	if o.Body != nil || o.Skipped != "legacy not called" {
+		t.Errorf("Outcome kept %+v; want the body dropped and the first reason kept", o)
 	}
 }
 

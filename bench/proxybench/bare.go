@@ -15,6 +15,7 @@ import (
 const bareProxy = `package main
 
 import (
+	"io"
 	"log"
 	"net/http"
 	"net/http/httputil"
@@ -29,6 +30,7 @@ func main() {
 	}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
+	rp.ErrorLog = log.New(io.Discard, "", 0) // wrk cuts requests short at the end of each run
 	log.Fatal(http.ListenAndServe(os.Args[1], rp))
 }
 `

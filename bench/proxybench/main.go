@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -313,10 +314,11 @@ func wrk(url, script string, threads, conns int, d time.Duration) result {
 	for _, m := range pctRe.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		d := time.Duration(math.Round(v * float64(unit)))
 		if string(m[1]) == "50" {
-			r.p50 = time.Duration(v * float64(unit))
+			r.p50 = d
 		} else {
-			r.p99 = time.Duration(v * float64(unit))
+			r.p99 = d
 		}
 	}
 	if m := errorsRe.FindSubmatch(out); m != nil {
