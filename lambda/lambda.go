@@ -21,6 +21,7 @@ import (
 	"github.com/cutover-dev/cutover"
 	"github.com/cutover-dev/cutover/backend/aws"
 	"github.com/cutover-dev/cutover/pipeline"
+	"github.com/cutover-dev/cutover/redact"
 )
 
 // EnvConfig names the environment variable holding the config file's path
@@ -190,10 +191,15 @@ func New(ctx context.Context, cfg *cutover.Config, opt Options) (*Function, erro
 	if err != nil {
 		return nil, fmt.Errorf("lambda: %w", err)
 	}
+	redactors, err := redact.NewSet(cfg)
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("lambda: %w", err)
+	}
 	st := b.Stores()
 	pub := pipeline.NewPublisher(cfg, pipeline.PublisherStores{Queue: st.Queue, Archive: st.Archive, Transitions: st.Transitions, Blobs: st.Blobs, Outcomes: st.Outcomes})
 	w, err := pipeline.New(cfg, pipeline.WorkerStores{Queue: st.Queue, Idempotency: st.Idempotency, Transitions: st.Transitions, Outcomes: st.Outcomes, Blobs: st.Blobs},
-		pub, pipeline.Options{Handlers: opt.Handlers, Pairs: opt.Pairs, Logger: opt.Logger, Registerer: opt.Registerer})
+		pub, pipeline.Options{Handlers: opt.Handlers, Pairs: opt.Pairs, Logger: opt.Logger, Registerer: opt.Registerer, Redact: redactors.Outcome})
 	if err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("lambda: %w", err)

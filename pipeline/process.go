@@ -261,6 +261,9 @@ func (j *job) run(ctx context.Context) {
 		j.retry(ctx, err)
 		return
 	}
+	if w.opt.Redact != nil && j.ev.Mode == cutover.EventShadow {
+		out = w.opt.Redact(j.ev.Workflow, out)
+	}
 	ts := []cutover.Transition{j.transition(cutover.TransitionSucceeded, fmt.Sprintf("status %d in %s", out.Status, out.Latency.D().Round(time.Microsecond)))}
 	for _, c := range children {
 		ts = append(ts, j.transition(cutover.TransitionEmitted, c.Step+" "+c.ID))

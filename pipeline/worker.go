@@ -63,6 +63,13 @@ type Options struct {
 	// HeartbeatEvery overrides the lease extension interval (default a third
 	// of worker.visibility). Tests set it high to simulate a stalled worker.
 	HeartbeatEvery time.Duration
+	// Redact, when set, is applied to the outcome of a shadow event's step
+	// before it is stored (its async side, its idempotency record), as the
+	// proxy redacts the event and the legacy side: what the comparator
+	// reads and reports is then redacted on both sides. A live event's
+	// outcome is the client's response and is stored whole.
+	// redact.Set.Outcome fits.
+	Redact func(workflow string, o *cutover.Outcome) *cutover.Outcome
 }
 
 // Worker runs the steps of the configured workflows.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cutover-dev/cutover"
+	"github.com/cutover-dev/cutover/redact"
 )
 
 func TestDuplicateDeliveryOneEffect(t *testing.T) {
@@ -466,5 +467,54 @@ func TestSuccessInStepsWithoutFinisher(t *testing.T) {
 	pair, perr := e.stores.Outcomes.OutcomePair(context.Background(), ev.ID, 0)
 	if err != nil || perr != nil || !rec.Completed || pair.Async == nil || pair.Async.Status != http.StatusCreated {
 		t.Errorf("record %+v (%v), pair %+v (%v)", rec, err, pair.Async, perr)
+	}
+}
+
+// A shadow event's outcome is stored redacted by Options.Redact, as the
+// proxy stores the legacy side, so that both sides compare alike and no
+// secret the new service sends back is stored; a live event's outcome is
+// the client's response and is stored whole.
+func TestShadowOutcomeRedacted(t *testing.T) {
+	e := newEnv(t, baseConfig("http://127.0.0.1:1/unused", `    redact: {json: [$.card], headers: [X-Token]}
+`))
+	redactors, err := redact.NewSet(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := HandlerFunc(func(_ context.Context, ev *cutover.Event) (*cutover.Outcome, error) {
+		return &cutover.Outcome{Status: http.StatusCreated,
+			Header: http.Header{"Set-Cookie": {"sid=s3cret"}, "X-Token": {"t0ken"}, "Content-Type": {"application/json"}},
+			Body:   cutover.Body(`{"card":"4111111111111111","ok":true}`)}, nil
+	})
+	shadowEv := e.event("orders", "k-shadow", `{}`)
+	liveEv := e.event("orders", "k-live", `{}`)
+	liveEv.Mode = cutover.EventLive
+	e.publish(shadowEv, liveEv)
+	e.worker(Options{Handlers: map[StepRef]Handler{{Workflow: "orders", Step: cutover.RespondStep}: handler}, Redact: redactors.Outcome})
+	e.waitState(10*time.Second, shadowEv.ID, liveEv.ID)
+
+	ctx := context.Background()
+	pair, err := e.stores.Outcomes.OutcomePair(ctx, shadowEv.ID, 0)
+	if err != nil || pair.Async == nil {
+		t.Fatalf("shadow pair %+v, %v", pair, err)
+	}
+	rec, err := e.stores.Idempotency.IdempotencyRecord(ctx, IdempotencyScope(shadowEv))
+	if err != nil || rec.Outcome == nil {
+		t.Fatalf("shadow record %+v, %v", rec, err)
+	}
+	for _, o := range []*cutover.Outcome{pair.Async, rec.Outcome} {
+		b, _ := cutover.EncodeOutcome(o)
+		for _, secret := range []string{"s3cret", "t0ken", "4111111111111111"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("stored shadow outcome holds %q: %s", secret, b)
+			}
+		}
+		if string(o.Body) != `{"card":"[REDACTED]","ok":true}` || o.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("stored shadow outcome = %s", b)
+		}
+	}
+	live, err := e.stores.Outcomes.OutcomePair(ctx, liveEv.ID, 0)
+	if err != nil || live.Async == nil || !strings.Contains(string(live.Async.Body), "4111111111111111") || live.Async.Header.Get("Set-Cookie") != "sid=s3cret" {
+		t.Errorf("live outcome %+v, %v: want the response whole", live.Async, err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/cutover-dev/cutover/examples/orders"
 	"github.com/cutover-dev/cutover/flags"
 	"github.com/cutover-dev/cutover/pipeline"
+	"github.com/cutover-dev/cutover/redact"
 )
 
 // demoOptions are the knobs of `cutover demo`.
@@ -285,9 +286,13 @@ workflows:
 // startWorker runs the worker runtime with the comparator in this process.
 func (d *demo) startWorker(ctx context.Context, log *slog.Logger) (stop func(), err error) {
 	st := d.stack.stores
+	redactors, err := redact.NewSet(d.cfg)
+	if err != nil {
+		return nil, err
+	}
 	pub := newPublisher(d.cfg, st)
 	w, err := pipeline.New(d.cfg, pipeline.WorkerStores{Queue: st.Queue, Idempotency: st.Idempotency, Transitions: st.Transitions, Outcomes: st.Outcomes, Blobs: st.Blobs},
-		pub, pipeline.Options{Pairs: d.stack.compare, Logger: log})
+		pub, pipeline.Options{Pairs: d.stack.compare, Logger: log, Redact: redactors.Outcome})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cutover-dev/cutover/comparator"
 	"github.com/cutover-dev/cutover/pipeline"
+	"github.com/cutover-dev/cutover/redact"
 	"github.com/cutover-dev/cutover/telemetry"
 )
 
@@ -49,11 +50,15 @@ Serves Prometheus metrics on worker.metrics_listen. Stops gracefully on SIGINT/S
 			if err != nil {
 				return err
 			}
+			redactors, err := redact.NewSet(cfg)
+			if err != nil {
+				return err
+			}
 			pub := newPublisher(cfg, stores)
 			w, err := pipeline.New(cfg, pipeline.WorkerStores{
 				Queue: stores.Queue, Idempotency: stores.Idempotency, Transitions: stores.Transitions,
 				Outcomes: stores.Outcomes, Blobs: stores.Blobs,
-			}, pub, pipeline.Options{Workflows: workflows, Logger: log, Registerer: reg, Pairs: cmp, Tracer: tracing.Tracer})
+			}, pub, pipeline.Options{Workflows: workflows, Logger: log, Registerer: reg, Pairs: cmp, Tracer: tracing.Tracer, Redact: redactors.Outcome})
 			if err != nil {
 				return err
 			}
