@@ -164,15 +164,8 @@ func (s *scanner) hit(start, end int) {
 }
 
 func (s *scanner) object(live uint64, depth int) bool {
-	if s.depth++; s.depth > maxDepth {
-		return false
-	}
-	s.i++ // {
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		s.depth--
-		return true
+	if empty, ok := s.open('}'); !ok || empty {
+		return ok
 	}
 	for {
 		s.space()
@@ -195,33 +188,15 @@ func (s *scanner) object(live uint64, depth int) bool {
 		if !s.value(next, depth+1) {
 			return false
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
+		if more, ok := s.more('}'); !more {
+			return ok
 		}
 	}
 }
 
 func (s *scanner) array(live uint64, depth int) bool {
-	if s.depth++; s.depth > maxDepth {
-		return false
-	}
-	s.i++ // [
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
-		s.depth--
-		return true
+	if empty, ok := s.open(']'); !ok || empty {
+		return ok
 	}
 	for index := 0; ; index++ {
 		var next uint64
@@ -234,21 +209,45 @@ func (s *scanner) array(live uint64, depth int) bool {
 		if !s.value(next, depth+1) {
 			return false
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
+		if more, ok := s.more(']'); !more {
+			return ok
 		}
 	}
+}
+
+// open enters the object or array at s.i, within maxDepth; empty says it
+// closed at once.
+func (s *scanner) open(closing byte) (empty, ok bool) {
+	if s.depth++; s.depth > maxDepth {
+		return false, false
+	}
+	s.i++ // { or [
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == closing {
+		s.i++
+		s.depth--
+		return true, true
+	}
+	return false, true
+}
+
+// more reads what follows a member or an element: a comma (more) or the
+// closing byte (ok, and the container is left); anything else fails.
+func (s *scanner) more(closing byte) (more, ok bool) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case closing:
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return false, false
 }
 
 // keyStep returns the live paths that continue into the member named by
