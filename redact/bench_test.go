@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/cutover-dev/cutover"
-	"github.com/cutover-dev/cutover/jsonpath"
 )
 
 // BenchmarkBody redacts an order-like body of about 1 KiB (a card number
@@ -16,15 +13,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkBody -benchmem ./redact
 func BenchmarkBody(b *testing.B) {
-	rules := []string{"$.payment.card_number", "$.items[*].serial"}
-	r, err := New(cutover.RedactConfig{JSON: rules})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var paths []jsonpath.Path
-	for _, s := range rules {
-		paths = append(paths, jsonpath.MustParse(s))
-	}
+	r, paths := newWithPaths(b, []string{"$.payment.card_number", "$.items[*].serial"})
 	var items []string
 	for i := range 8 {
 		items = append(items, fmt.Sprintf(`{"sku":"sku-%03d","qty":%d,"unit_cents":%d,"serial":"SN-%08d","note":"gift wrap, no invoice"}`, i, i+1, 1299+i, i*7919))

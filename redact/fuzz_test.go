@@ -31,14 +31,7 @@ func FuzzBody(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	r, err := New(cutover.RedactConfig{JSON: fuzzRules})
-	if err != nil {
-		f.Fatal(err)
-	}
-	var paths []jsonpath.Path
-	for _, s := range fuzzRules {
-		paths = append(paths, jsonpath.MustParse(s))
-	}
+	r, paths := newWithPaths(f, fuzzRules)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		in = bytes.Clone(in)
 		orig := bytes.Clone(in)
@@ -79,6 +72,21 @@ func FuzzBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// newWithPaths returns the redactor of JSON-path rules and the rules
+// parsed, for referenceBody.
+func newWithPaths(tb testing.TB, rules []string) (*Redactor, []jsonpath.Path) {
+	tb.Helper()
+	r, err := New(cutover.RedactConfig{JSON: rules})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var paths []jsonpath.Path
+	for _, s := range rules {
+		paths = append(paths, jsonpath.MustParse(s))
+	}
+	return r, paths
 }
 
 // referenceBody is how Body worked before it scanned the bytes: decode
